@@ -1,0 +1,63 @@
+"""The options that make up Choices, shared by install, plan and apply."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from onboard.core.choices import COMPONENTS, Choices, ChoicesError
+
+
+def add_choice_args(p: argparse.ArgumentParser, *, default_mode: str = "single") -> None:
+    g = p.add_argument_group("choices")
+    g.add_argument("--mode", choices=["single", "daemon", "skip"], default=None,
+                   help=f"Nix install mode: single (one user, no root needed after /nix exists), "
+                        f"daemon (multi-user, needs root), skip (leave Nix alone) [default: {default_mode}]")
+    g.add_argument("--init", choices=["auto", "systemd", "none"], default="auto",
+                   help="daemon mode: how nix-daemon runs; none = onboard starts and stops it "
+                        "itself (containers, WSL without systemd)")
+    g.add_argument("--tarball", metavar="URL|PATH",
+                   help="the Nix release tarball: a URL (release site or team mirror) or a local file")
+    g.add_argument("--sha256", metavar="HEX", help="SHA-256 of the tarball (64 hex digits)")
+    g.add_argument("--nix-version", metavar="VERSION", help="a Nix version from the known table")
+    g.add_argument("--with", dest="components", metavar="LIST", default="",
+                   help="comma-separated extras: " + ",".join(COMPONENTS) +
+                        " (direnv or lorri hooks; vscode, neovim, vim, emacs editor configs)")
+    g.add_argument("--profile", metavar="NAME", help="the team profile to set up")
+    g.add_argument("--project", metavar="DIR", help="project directory for .envrc and editor files")
+    g.add_argument("--allow-unfree", metavar="LIST", default="",
+                   help="comma-separated unfree packages to allow, one by one")
+    g.add_argument("--answers", metavar="FILE", help="load choices from a saved answers file")
+    g.add_argument("--demo", metavar="DIR", help="plan harmless demo changes inside DIR instead")
+    p.set_defaults(_default_mode=default_mode)
+
+
+def _split(value: str) -> list[str]:
+    return [v.strip() for v in (value or "").split(",") if v.strip()]
+
+
+def choices_from_args(args: Any) -> Choices:
+    if getattr(args, "answers", None):
+        c = Choices.load(args.answers)
+    else:
+        c = Choices(mode=args._default_mode)
+    if args.mode:
+        c.mode = args.mode
+    if args.init != "auto":
+        c.init = args.init
+    for attr, name in (("tarball", "tarball"), ("sha256", "sha256"), ("nix_version", "nix_version"),
+                       ("profile", "profile"), ("project", "project_dir"), ("demo", "demo_dir")):
+        v = getattr(args, attr, None)
+        if v:
+            setattr(c, name, v)
+    if args.components:
+        c.components = _split(args.components)
+    if args.allow_unfree:
+        c.allow_unfree = _split(args.allow_unfree)
+    if c.sha256:
+        c.sha256 = c.sha256.lower()
+    c.validate()
+    return c
+
+
+__all__ = ["add_choice_args", "choices_from_args", "ChoicesError"]

@@ -1,0 +1,132 @@
+"""`onboard` entry point.
+
+The warm paths (`--version`, `shell` with a fresh cache) return before argparse or
+anything heavy is imported; every command module imports its heavy dependencies
+inside `run()`.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+# command name -> module (each has HELP, register(parser) and run(args, out) -> int)
+COMMANDS: dict[str, str] = {
+    "doctor": "onboard.cli.cmd_doctor",
+    "install": "onboard.cli.cmd_install",
+    "plan": "onboard.cli.cmd_plan",
+    "apply": "onboard.cli.cmd_apply",
+    "uninstall": "onboard.cli.cmd_uninstall",
+    "status": "onboard.cli.cmd_status",
+    "profiles": "onboard.cli.cmd_profiles",
+    "shell": "onboard.cli.cmd_shell",
+    "switch": "onboard.cli.cmd_switch",
+    "rollback": "onboard.cli.cmd_rollback",
+    "gc": "onboard.cli.cmd_gc",
+    "envrc": "onboard.cli.cmd_envrc",
+}
+
+EPILOG = """\
+exit codes:
+  0    ok
+  1    failed (the message says what, why and what to do; the log file is named)
+  2    usage error (unknown command, bad option or value)
+  130  interrupted (Ctrl-C); the receipt keeps what was done, run again to finish
+       or `onboard uninstall` to undo it
+
+Run `onboard` with no argument on a terminal for the guided setup.
+"""
+
+
+def _global_options(parser) -> None:  # type: ignore[no-untyped-def]
+    g = parser.add_argument_group("global options")
+    g.add_argument("--json", action="store_true", help="print machine-readable JSON on stdout")
+    g.add_argument("--yes", "-y", action="store_true", help="answer yes to every question")
+    g.add_argument("--dry-run", action="store_true", help="show what would change; change nothing")
+    g.add_argument("--verbose", "-v", action="store_true", help="show every log line")
+    g.add_argument("--no-color", action="store_true", help="no colours (also: NO_COLOR=1)")
+
+
+def build_parser():  # type: ignore[no-untyped-def]
+    import argparse
+    import importlib
+
+    from onboard import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="onboard", formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="From a bare machine to your team's pinned Nix dev shell, reversibly.",
+        epilog=EPILOG,
+    )
+    parser.add_argument("--version", action="version", version=f"onboard {__version__}")
+    _global_options(parser)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, modname in COMMANDS.items():
+        try:
+            mod = importlib.import_module(modname)
+        except ImportError as exc:
+            if exc.name != modname:
+                raise
+            continue
+        p = sub.add_parser(name, help=mod.HELP, description=getattr(mod, "DESCRIPTION", mod.HELP),
+                           formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG)
+        mod.register(p)
+        _global_options(p)
+        p.set_defaults(_module=mod)
+    return parser
+
+
+def _stdio_is_tty() -> bool:
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args_list = sys.argv[1:] if argv is None else list(argv)
+    if args_list in (["--version"], ["-V"]):
+        from onboard import __version__
+
+        sys.stdout.write(f"onboard {__version__}\n")
+        return EXIT_OK
+    if args_list and args_list[0] == "shell":
+        from onboard.cli.fastpath import shell_fast
+
+        rc = shell_fast(args_list[1:])
+        if rc is not None:
+            return rc
+    if not args_list and _stdio_is_tty() and not os.environ.get("CI"):
+        try:
+            from onboard.tui.launch import run_tui
+        except ImportError:
+            pass
+        else:
+            return run_tui()
+    parser = build_parser()
+    if not args_list:
+        parser.print_help()
+        return EXIT_OK
+    args = parser.parse_args(args_list)
+    if not getattr(args, "_module", None):
+        parser.print_help()
+        return EXIT_USAGE
+    from onboard.cli.output import Output
+
+    out = Output.from_args(args)
+    try:
+        return int(args._module.run(args, out) or 0)
+    except KeyboardInterrupt:
+        out.error("interrupted", "run the command again to finish, or `onboard uninstall` to undo")
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # a bug: say so, keep the traceback in a log file
+        return out.crash(exc)
+
+
+def entry() -> int:
+    try:
+        return main()
+    except KeyboardInterrupt:
+        sys.stderr.write("onboard: interrupted\n")
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        return EXIT_FAILED

@@ -1,0 +1,247 @@
+"""How the CLI talks: results on stdout (plain or --json), progress and questions on stderr.
+
+No colour or escape codes when NO_COLOR is set, --no-color is given, or stderr is not
+a terminal. rich is imported only when progress is drawn on a terminal.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+import traceback
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+from onboard.core import paths
+from onboard.core.events import (ActionFailed, ActionFinished, ActionProgress, ActionStarted, Event,
+                                 LogLine, Notice, PlanFinished, PlanStarted)
+
+JSON_SCHEMA_VERSION = 1
+
+
+@dataclass
+class Output:
+    json: bool = False
+    yes: bool = False
+    dry_run: bool = False
+    verbose: bool = False
+    color: bool = True
+    command: str = ""
+    log_path: Optional[Path] = None
+    tail: deque = field(default_factory=lambda: deque(maxlen=20))
+
+    @classmethod
+    def from_args(cls, args: Any) -> "Output":
+        no_color = bool(os.environ.get("NO_COLOR")) or getattr(args, "no_color", False) \
+            or not sys.stderr.isatty() or os.environ.get("TERM") == "dumb"
+        return cls(json=getattr(args, "json", False), yes=getattr(args, "yes", False),
+                   dry_run=getattr(args, "dry_run", False), verbose=getattr(args, "verbose", False),
+                   color=not no_color, command=getattr(args, "command", "") or "")
+
+    # -- results ------------------------------------------------------------------------
+    def line(self, text: str = "") -> None:
+        sys.stdout.write(text + "\n")
+        sys.stdout.flush()
+
+    def emit_json(self, **data: Any) -> None:
+        from onboard import __version__
+
+        doc = {"schema_version": JSON_SCHEMA_VERSION, "onboard": __version__, "command": self.command}
+        doc.update(data)
+        sys.stdout.write(json.dumps(doc, indent=2, default=str) + "\n")
+        sys.stdout.flush()
+
+    def info(self, text: str) -> None:
+        sys.stderr.write(text + "\n")
+        sys.stderr.flush()
+
+    def error(self, message: str, hint: str = "") -> None:
+        sys.stderr.write(f"onboard: error: {message}\n")
+        if hint:
+            sys.stderr.write(f"  what to do: {hint}\n")
+        if self.log_path:
+            sys.stderr.write(f"  log: {self.log_path}\n")
+        sys.stderr.flush()
+
+    def crash(self, exc: BaseException) -> int:
+        log = paths.log_dir() / f"crash-{time.strftime('%Y%m%d-%H%M%S')}.log"
+        try:
+            log.parent.mkdir(parents=True, exist_ok=True)
+            log.write_text("".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
+            where = f"; the traceback is in {log}"
+        except OSError:
+            where = ""
+        sys.stderr.write(f"onboard: internal error: {type(exc).__name__}: {exc}{where}\n"
+                         "  this is a bug in onboard; please report it with that file\n")
+        return 1
+
+    # -- questions ----------------------------------------------------------------------
+    def confirm(self, question: str, default: bool = False) -> bool:
+        """Ask once. --yes answers yes; without a terminal the answer is no (and we say so)."""
+        if self.yes:
+            return True
+        if not sys.stdin.isatty():
+            self.info(f"{question} -> not asked: no terminal (pass --yes to agree)")
+            return False
+        suffix = " [Y/n] " if default else " [y/N] "
+        sys.stderr.write(question + suffix)
+        sys.stderr.flush()
+        try:
+            answer = sys.stdin.readline().strip().lower()
+        except KeyboardInterrupt:
+            raise
+        if not answer:
+            return default
+        return answer in ("y", "yes")
+
+    # -- progress -----------------------------------------------------------------------
+    def reporter(self) -> "Reporter":
+        if self.json:
+            return JsonReporter(self)
+        if self.color and sys.stderr.isatty():
+            try:
+                return RichReporter(self)
+            except ImportError:  # pragma: no cover
+                pass
+        return PlainReporter(self)
+
+
+class Reporter:
+    """Renders core events. Keeps the last 20 log lines to show when something fails."""
+
+    def __init__(self, out: Output) -> None:
+        self.out = out
+        self.descriptions: dict[str, str] = {}
+        self.failures: list[ActionFailed] = []
+        self.notices: list[str] = []
+        self._log = None
+
+    def open_log(self, name: str) -> Path:
+        path = paths.log_dir() / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}.log"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._log = open(path, "a", encoding="utf-8")
+        self.out.log_path = path
+        return path
+
+    def close(self) -> None:
+        if self._log:
+            self._log.close()
+            self._log = None
+
+    def _write_log(self, event: Event) -> None:
+        if self._log:
+            self._log.write(json.dumps(event.to_dict(), default=str) + "\n")
+            self._log.flush()
+
+    def __call__(self, event: Event) -> None:
+        self._write_log(event)
+        if isinstance(event, ActionStarted):
+            self.descriptions[event.action_id] = event.description
+        elif isinstance(event, LogLine):
+            self.out.tail.append(event.line)
+        elif isinstance(event, ActionFailed):
+            self.failures.append(event)
+        elif isinstance(event, Notice):
+            self.notices.append(event.message)
+        self.render(event)
+
+    def render(self, event: Event) -> None:
+        raise NotImplementedError
+
+    def failure_report(self) -> None:
+        for f in self.failures:
+            what = self.descriptions.get(f.action_id, f.action_id)
+            self.out.info(f"failed: {what}\n  why: {f.error}")
+            if f.hint:
+                self.out.info(f"  what to do: {f.hint}")
+        if self.failures and self.out.tail:
+            self.out.info("  last log lines:")
+            for line in list(self.out.tail)[-20:]:
+                self.out.info("    " + line)
+        if self.out.log_path:
+            self.out.info(f"  full log: {self.out.log_path}")
+
+
+class PlainReporter(Reporter):
+    """One line per step, no escape codes: for pipes, CI and NO_COLOR."""
+
+    def render(self, event: Event) -> None:
+        o = self.out
+        if isinstance(event, ActionStarted):
+            o.info(f"[{event.index + 1}/{event.total}] {event.description}")
+        elif isinstance(event, ActionFinished):
+            if event.status not in ("done",):
+                o.info(f"      {event.status}" + (f": {event.message}" if event.message else ""))
+        elif isinstance(event, ActionFailed):
+            o.info(f"      FAILED: {event.error}")
+        elif isinstance(event, ActionProgress):
+            if o.verbose and event.text:
+                o.info(f"      {event.text}")
+        elif isinstance(event, LogLine):
+            if o.verbose or event.level in ("warn", "error"):
+                o.info(f"      | {event.line}")
+        elif isinstance(event, Notice):
+            o.info(f"  note: {event.message}")
+        elif isinstance(event, PlanFinished):
+            o.info(f"{event.plan}: {event.status}")
+
+
+class JsonReporter(PlainReporter):
+    """With --json, stdout holds only the final document; progress goes to stderr as plain lines."""
+
+
+class RichReporter(Reporter):
+    def __init__(self, out: Output) -> None:
+        super().__init__(out)
+        from rich.console import Console
+        from rich.progress import BarColumn, DownloadColumn, Progress, SpinnerColumn, TextColumn, \
+            TimeElapsedColumn
+
+        self.console = Console(stderr=True, no_color=not out.color)
+        self.progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                                 TextColumn("{task.fields[detail]}"), TimeElapsedColumn(),
+                                 console=self.console, transient=False)
+        self.tasks: dict[str, Any] = {}
+        self.overall = None
+        self._DownloadColumn = DownloadColumn
+
+    def render(self, event: Event) -> None:
+        p = self.progress
+        if isinstance(event, PlanStarted):
+            p.start()
+            self.overall = p.add_task(f"[bold]{event.plan}[/]", total=max(event.total, 1), detail="")
+        elif isinstance(event, ActionStarted):
+            self.tasks[event.action_id] = p.add_task(f"  {event.description}", total=None, detail="")
+        elif isinstance(event, ActionProgress):
+            t = self.tasks.get(event.action_id)
+            if t is not None:
+                detail = event.text or (f"{event.done:.0f}/{event.total:.0f} {event.unit}"
+                                        if event.total else "")
+                p.update(t, completed=event.done, total=event.total, detail=detail)
+        elif isinstance(event, LogLine):
+            if self.out.verbose:
+                self.console.print(f"    | {event.line}", markup=False, highlight=False)
+        elif isinstance(event, ActionFinished):
+            t = self.tasks.get(event.action_id)
+            if t is not None:
+                p.update(t, total=1, completed=1, detail=event.status)
+            if self.overall is not None:
+                p.advance(self.overall)
+        elif isinstance(event, ActionFailed):
+            t = self.tasks.get(event.action_id)
+            if t is not None:
+                p.update(t, detail="FAILED")
+        elif isinstance(event, Notice):
+            self.console.print(f"  note: {event.message}", markup=False)
+        elif isinstance(event, PlanFinished):
+            p.stop()
+
+    def close(self) -> None:
+        try:
+            self.progress.stop()
+        finally:
+            super().close()

@@ -1,0 +1,64 @@
+"""Shared by install, apply and uninstall: show the plan, ask once, apply, report."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from onboard.cli.output import Output
+from onboard.core.engine.plan import Plan, apply_plan, preview
+
+
+def show_plan(plan: Plan, out: Output) -> list[dict[str, Any]]:
+    rows = preview(plan)
+    if out.json:
+        return rows
+    out.line(f"plan: {plan.title or plan.name} ({len(rows)} actions)")
+    for i, r in enumerate(rows, 1):
+        mark = "=" if r["status"] == "already" else "+"
+        root = " [root]" if r["needs_root"] else ""
+        out.line(f" {mark} {i:>2}. {r['description']}{root}")
+        for p in r["paths"]:
+            if p and p not in r["description"]:
+                out.line(f"        {p}")
+    out.line("   (+ will change, = already so)")
+    return rows
+
+
+def run_plan(plan: Plan, out: Output, *, question: str = "Apply these changes?") -> int:
+    rows = show_plan(plan, out)
+    if out.dry_run:
+        if out.json:
+            out.emit_json(dry_run=True, plan=plan.name, actions=rows)
+        return 0
+    if plan.needs_root and os.geteuid() != 0:
+        out.error("this plan changes system files (/nix, /etc, users) and needs root",
+                  "run it again with sudo, e.g. `sudo -E onboard ...`; onboard asks once and only for that")
+        return 1
+    if not out.confirm(question):
+        out.error("nothing was changed: not confirmed", "pass --yes to apply without asking")
+        return 1
+    from onboard.core.engine.lock import LockedError
+
+    reporter = out.reporter()
+    reporter.open_log(plan.name)
+    try:
+        outcome = apply_plan(plan, emit=reporter)
+    except LockedError as exc:
+        reporter.close()
+        out.error(str(exc))
+        return 1
+    finally:
+        reporter.close()
+    if out.json:
+        out.emit_json(plan=plan.name, status=outcome.status, errors=outcome.errors,
+                      receipt=str(outcome.receipt.path) if outcome.receipt else None,
+                      log=str(out.log_path) if out.log_path else None)
+    if not outcome.ok:
+        reporter.failure_report()
+        out.info("the receipt keeps what was done: run the same command again to finish, "
+                 "or `onboard uninstall` to undo it")
+        return 1
+    if not out.json:
+        out.info(f"done. undo everything with `onboard uninstall` (receipt: {outcome.receipt.path})")
+    return 0

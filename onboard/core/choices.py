@@ -1,0 +1,78 @@
+"""Choices: the whole answer set for a run (what the TUI's Choices screen produces,
+what `--yes` runs headless, what is saved after every run and can be replayed)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+COMPONENTS = ("direnv", "lorri", "vscode", "neovim", "vim", "emacs")
+MODES = ("single", "daemon", "skip")
+
+
+class ChoicesError(ValueError):
+    pass
+
+
+@dataclass
+class Choices:
+    mode: str = "single"  # single | daemon | skip (leave Nix as it is)
+    init: str = "auto"  # auto | systemd | none (daemon without an init system)
+    tarball: str = ""  # URL or local path of the Nix release tarball
+    sha256: str = ""
+    nix_version: str = ""
+    components: list[str] = field(default_factory=list)  # from COMPONENTS
+    profile: str = ""
+    project_dir: str = ""
+    allow_unfree: list[str] = field(default_factory=list)  # unfree packages allowed one by one
+    demo_dir: str = ""  # plan only harmless demo changes inside this directory
+
+    def validate(self) -> None:
+        if self.mode not in MODES:
+            raise ChoicesError(f"mode must be one of {', '.join(MODES)}, not {self.mode!r}")
+        if self.init not in ("auto", "systemd", "none"):
+            raise ChoicesError(f"init must be auto, systemd or none, not {self.init!r}")
+        unknown = [c for c in self.components if c not in COMPONENTS]
+        if unknown:
+            raise ChoicesError(f"unknown component(s) {', '.join(unknown)}; choose from "
+                               f"{', '.join(COMPONENTS)}")
+        if "direnv" in self.components and "lorri" in self.components:
+            raise ChoicesError("choose direnv or lorri, not both (lorri mode uses direnv itself)")
+        if self.sha256 and (len(self.sha256) != 64 or any(c not in "0123456789abcdef"
+                                                          for c in self.sha256.lower())):
+            raise ChoicesError("--sha256 takes the 64 hex digits of the tarball's SHA-256")
+        if self.tarball and not self.sha256 and not self.nix_version:
+            pass  # a known version's hash may come from the table; checked by the planner
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Choices":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ChoicesError(f"unknown key(s) in answers: {', '.join(unknown)}")
+        c = cls(**data)
+        c.validate()
+        return c
+
+    def save(self, path: Path) -> None:
+        from onboard.core.engine.fsutil import atomic_write
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(path, (json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n").encode())
+
+    @classmethod
+    def load(cls, path: Path) -> "Choices":
+        try:
+            data = json.loads(Path(path).read_text())
+        except FileNotFoundError:
+            raise ChoicesError(f"{path}: no such file") from None
+        except ValueError as exc:
+            raise ChoicesError(f"{path}: not valid JSON ({exc})") from None
+        if not isinstance(data, dict):
+            raise ChoicesError(f"{path}: expected a JSON object")
+        return cls.from_dict(data.get("choices", data))

@@ -1,0 +1,260 @@
+"""Plans: ordered actions, applied with a write-ahead receipt and reverted from it."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+from onboard.core.engine.action import Action, ActionError, Context, action_from_dict
+from onboard.core.engine.lock import ApplyLock
+from onboard.core.engine.receipt import Entry, Receipt, load_receipt
+from onboard.core.events import (ActionFailed, ActionFinished, ActionStarted, Emitter, Notice,
+                                 PlanFinished, PlanStarted, discard)
+
+
+class CancelToken:
+    """Asks a running apply to stop at the next action boundary (never mid-action)."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def cancel(self) -> None:
+        self._event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+
+@dataclass
+class Plan:
+    name: str
+    actions: list[Action] = field(default_factory=list)
+    title: str = ""
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def add(self, *actions: Action) -> "Plan":
+        self.actions.extend(actions)
+        return self
+
+    def extend(self, other: "Plan") -> "Plan":
+        self.actions.extend(other.actions)
+        return self
+
+    @property
+    def needs_root(self) -> bool:
+        return any(a.needs_root for a in self.actions)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "title": self.title, "meta": self.meta,
+                "actions": [dict(a.to_dict(), id=a.id(), description=a.describe(), paths=a.paths())
+                            for a in self.actions]}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Plan":
+        return cls(name=data["name"], title=data.get("title", ""), meta=data.get("meta", {}),
+                   actions=[action_from_dict(a) for a in data.get("actions", [])])
+
+
+@dataclass
+class Outcome:
+    status: str  # ok | failed | cancelled
+    errors: list[str] = field(default_factory=list)
+    receipt: Optional[Receipt] = None
+    failed_action: str = ""
+    hint: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+def _entry_for(action: Action) -> Entry:
+    return Entry(id=action.id(), kind=action.kind, params=action.to_dict()["params"],
+                 description=action.describe(), paths=action.paths())
+
+
+def _drop_backup(record: dict[str, Any]) -> None:
+    b = record.get("backup")
+    if b:
+        try:
+            Path(b).unlink()
+        except (FileNotFoundError, IsADirectoryError):
+            shutil.rmtree(b, ignore_errors=True)
+
+
+def preview(plan: Plan, emit: Emitter = discard) -> list[dict[str, Any]]:
+    """Dry run: what each action would do, from checks only. Changes nothing."""
+    rows = []
+    ctx = Context(emit=emit, dry_run=True)
+    emit(PlanStarted(plan=plan.name, total=len(plan.actions), mode="preview"))
+    for i, action in enumerate(plan.actions):
+        ctx.action_id = action.id()
+        emit(ActionStarted(index=i, total=len(plan.actions), action_id=action.id(),
+                           description=action.describe()))
+        try:
+            done = action.check(ctx)
+        except Exception as exc:  # a check that cannot run is reported, not fatal
+            done = False
+            emit(Notice(message=f"check failed: {exc}", action_id=action.id()))
+        status = "already" if done else "would-do"
+        rows.append({"id": action.id(), "description": action.describe(), "paths": action.paths(),
+                     "status": status, "needs_root": action.needs_root})
+        emit(ActionFinished(action_id=action.id(), status=status))
+    emit(PlanFinished(plan=plan.name, status="ok"))
+    return rows
+
+
+def apply_plan(plan: Plan, emit: Emitter = discard, cancel: Optional[CancelToken] = None,
+               lock: bool = True) -> Outcome:
+    """Apply a plan. Safe to run again: it checks the machine and repairs what drifted."""
+    locker = ApplyLock() if lock else None
+    if locker:
+        locker.acquire()
+    try:
+        return _apply(plan, emit, cancel)
+    finally:
+        if locker:
+            locker.release()
+
+
+def _apply(plan: Plan, emit: Emitter, cancel: Optional[CancelToken]) -> Outcome:
+    receipt = load_receipt(plan.name) or Receipt(name=plan.name, title=plan.title)
+    receipt.meta.update(plan.meta)
+    # Merge: every planned action gets an entry; earlier entries not in this plan stay
+    # (they are still on the machine and uninstall must see them).
+    for action in plan.actions:
+        if receipt.entry(action.id()) is None:
+            receipt.entries.append(_entry_for(action))
+    receipt.status = "applying"
+    receipt.save()
+    total = len(plan.actions)
+    emit(PlanStarted(plan=plan.name, total=total))
+    ctx = Context(emit=emit, backup_dir=receipt.backup_dir())
+    outcome = Outcome(status="ok", receipt=receipt)
+    for i, action in enumerate(plan.actions):
+        if cancel is not None and cancel.cancelled:
+            outcome.status = "cancelled"
+            break
+        entry = receipt.entry(action.id())
+        assert entry is not None
+        ctx.action_id = action.id()
+        emit(ActionStarted(index=i, total=total, action_id=action.id(), description=action.describe()))
+        try:
+            status = _apply_one(action, entry, receipt, ctx)
+        except KeyboardInterrupt:
+            entry.state, entry.error = "failed", "interrupted"
+            receipt.status = "cancelled"
+            receipt.save()
+            emit(ActionFailed(action_id=action.id(), error="interrupted"))
+            emit(PlanFinished(plan=plan.name, status="cancelled"))
+            raise
+        except Exception as exc:  # every failure is recorded; the receipt stays revertable
+            hint = getattr(exc, "hint", "")
+            msg = str(exc) if isinstance(exc, ActionError) else f"{type(exc).__name__}: {exc}"
+            entry.state, entry.error = "failed", msg
+            receipt.save()
+            emit(ActionFailed(action_id=action.id(), error=msg, hint=hint))
+            outcome.status, outcome.failed_action, outcome.hint = "failed", action.id(), hint
+            outcome.errors.append(msg)
+            break
+        emit(ActionFinished(action_id=action.id(), status=status))
+    receipt.status = {"ok": "applied"}.get(outcome.status, outcome.status)
+    receipt.save()
+    emit(PlanFinished(plan=plan.name, status=outcome.status, errors=outcome.errors))
+    return outcome
+
+
+def _apply_one(action: Action, entry: Entry, receipt: Receipt, ctx: Context) -> str:
+    if entry.state == "done":
+        if action.check(ctx):
+            return "skipped"
+        # Drift: it was done, the machine no longer has it. Repair from a fresh snapshot,
+        # remembering that onboard owned it.
+        old = entry.record
+        record = action.snapshot(ctx)
+        if old.get("created") and not record.get("existed", True):
+            record["created"] = True
+        _drop_backup(old)
+    elif entry.state in ("started", "failed", "reverting", "revert-failed") and entry.record:
+        # Resume after a crash or failure: the snapshot taken before the first attempt is
+        # the true prior state.
+        record = entry.record
+        if action.check(ctx):
+            entry.state = "started"
+            record.update(action.settle(ctx, record))
+            entry.state = "done"
+            receipt.save()
+            return "done"
+    else:
+        if action.check(ctx):
+            entry.state, entry.record = "done", {"preexisting": True}
+            receipt.save()
+            return "skipped"
+        record = action.snapshot(ctx)
+    entry.state, entry.record, entry.error = "started", record, ""
+    receipt.save()  # write-ahead: intent + prior state are durable before anything changes
+    action.execute(ctx, record)
+    record.update(action.settle(ctx, record))
+    entry.state = "done"
+    receipt.save()
+    return "done"
+
+
+def revert_receipt(receipt: Receipt, emit: Emitter = discard, lock: bool = True,
+                   dry_run: bool = False) -> Outcome:
+    """Undo everything a receipt says onboard did, in reverse order, collecting all errors."""
+    locker = ApplyLock() if (lock and not dry_run) else None
+    if locker:
+        locker.acquire()
+    try:
+        return _revert(receipt, emit, dry_run)
+    finally:
+        if locker:
+            locker.release()
+
+
+def _revert(receipt: Receipt, emit: Emitter, dry_run: bool) -> Outcome:
+    todo = [e for e in reversed(receipt.entries) if e.owned]
+    emit(PlanStarted(plan=receipt.name, total=len(todo), mode="revert"))
+    ctx = Context(emit=emit, backup_dir=receipt.backup_dir(), dry_run=dry_run)
+    outcome = Outcome(status="ok", receipt=receipt)
+    if not dry_run:
+        receipt.status = "reverting"
+        receipt.save()
+    for i, entry in enumerate(todo):
+        ctx.action_id = entry.id
+        emit(ActionStarted(index=i, total=len(todo), action_id=entry.id,
+                           description="undo: " + entry.description))
+        if dry_run:
+            emit(ActionFinished(action_id=entry.id, status="would-revert"))
+            continue
+        try:
+            action = entry.action()
+            entry.state = "reverting"
+            receipt.save()
+            action.revert(ctx, entry.record)
+            _drop_backup(entry.record)
+            entry.state = "reverted"
+            receipt.save()
+            emit(ActionFinished(action_id=entry.id, status="reverted"))
+        except Exception as exc:
+            msg = f"{entry.description}: {exc}"
+            entry.state, entry.error = "revert-failed", str(exc)
+            receipt.save()
+            emit(ActionFailed(action_id=entry.id, error=str(exc), hint=getattr(exc, "hint", "")))
+            outcome.errors.append(msg)
+    if dry_run:
+        emit(PlanFinished(plan=receipt.name, status="ok"))
+        return outcome
+    if outcome.errors:
+        outcome.status = "failed"
+        receipt.status = "revert-failed"
+        receipt.save()
+    else:
+        receipt.delete()
+    emit(PlanFinished(plan=receipt.name, status=outcome.status, errors=outcome.errors))
+    return outcome

@@ -1,0 +1,80 @@
+"""Uninstall: revert every receipt (newest first), then the extra state onboard keeps.
+
+Extras are provided by capabilities as `cleanup_items() -> list[CleanupItem]` in the
+modules listed in EXTRA_PROVIDERS (profile caches and GC roots, onboard's own venv).
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Callable
+
+from onboard.core.engine.plan import Outcome, revert_receipt
+from onboard.core.engine.receipt import Receipt, list_receipts
+from onboard.core.events import Emitter, discard
+
+EXTRA_PROVIDERS = (
+    "onboard.core.profiles.cleanup",
+    "onboard.core.selfinstall",
+)
+
+
+@dataclass
+class CleanupItem:
+    description: str
+    paths: list[str]
+    remove: Callable[[], None]
+    last: bool = False  # run after everything else (removing onboard itself)
+
+
+@dataclass
+class UninstallPlan:
+    receipts: list[Receipt] = field(default_factory=list)
+    extras: list[CleanupItem] = field(default_factory=list)
+
+    def rows(self) -> list[dict]:
+        out = []
+        for r in self.receipts:
+            for e in reversed(r.entries):
+                if e.owned:
+                    out.append({"receipt": r.name, "id": e.id, "description": "undo: " + e.description,
+                                "paths": e.paths, "state": e.state})
+        for x in self.extras:
+            out.append({"receipt": "", "id": "cleanup", "description": x.description, "paths": x.paths,
+                        "state": "present"})
+        return out
+
+    @property
+    def empty(self) -> bool:
+        return not self.receipts and not self.extras
+
+
+def plan_uninstall(include_self: bool = True) -> UninstallPlan:
+    plan = UninstallPlan(receipts=list(reversed(list_receipts())))
+    for modname in EXTRA_PROVIDERS:
+        if modname.endswith("selfinstall") and not include_self:
+            continue
+        try:
+            mod = importlib.import_module(modname)
+        except ImportError as exc:
+            if exc.name and modname.startswith(exc.name):
+                continue
+            raise
+        plan.extras.extend(mod.cleanup_items())
+    plan.extras.sort(key=lambda x: x.last)
+    return plan
+
+
+def run_uninstall(plan: UninstallPlan, emit: Emitter = discard) -> list[str]:
+    """Revert everything; return the errors (empty when all is gone)."""
+    errors: list[str] = []
+    for r in plan.receipts:
+        outcome: Outcome = revert_receipt(r, emit=emit)
+        errors.extend(outcome.errors)
+    for x in plan.extras:
+        try:
+            x.remove()
+        except Exception as exc:  # collect and go on: remove as much as possible
+            errors.append(f"{x.description}: {exc}")
+    return errors
