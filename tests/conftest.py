@@ -1,0 +1,64 @@
+"""Shared test fixtures. Every test gets its own HOME and XDG dirs: no test touches the
+host's real HOME, /nix or /etc (installs run inside a mount namespace, see
+tests/support/isolation.py)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+#: Nix settings for every Nix call in tests: no binary cache, no registry download.
+NIX_CONFIG = "\n".join([
+    "sandbox = false",
+    "substituters =",
+    "flake-registry =",
+    "experimental-features = nix-command flakes",
+])
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path_factory, monkeypatch):
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("HOME", str(home))
+    for var, sub in (("XDG_CONFIG_HOME", ".config"), ("XDG_STATE_HOME", ".local/state"),
+                     ("XDG_CACHE_HOME", ".cache"), ("XDG_DATA_HOME", ".local/share")):
+        monkeypatch.setenv(var, str(home / sub))
+    monkeypatch.delenv("ONBOARD_STATE_DIR", raising=False)
+    monkeypatch.delenv("ONBOARD_CACHE_DIR", raising=False)
+    monkeypatch.setenv("NO_COLOR", "1")
+    monkeypatch.setenv("NIX_CONFIG", NIX_CONFIG)
+    return home
+
+
+def onboard_env(**extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    env.update(extra)
+    return env
+
+
+def run_onboard(*args: str, input: str | None = None, env: dict | None = None,
+                timeout: float = 120, cwd: str | None = None) -> subprocess.CompletedProcess:
+    """Run the real CLI in a subprocess (python -m onboard)."""
+    return subprocess.run([sys.executable, "-m", "onboard", *args], input=input, text=True,
+                          capture_output=True, env=env or onboard_env(), timeout=timeout, cwd=cwd)
+
+
+@pytest.fixture
+def onboard():
+    return run_onboard
+
+
+def have(cmd: str) -> bool:
+    return shutil.which(cmd) is not None
+
+
+needs_nix = pytest.mark.skipif(not have("nix"), reason="needs Debian's nix-bin (tests/run installs it)")
