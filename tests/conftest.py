@@ -24,6 +24,20 @@ NIX_CONFIG = "\n".join([
 ])
 
 
+def pytest_configure(config):
+    """Before any fixture (even session-scoped ones) runs: a throwaway HOME for the whole
+    process, so nothing in the suite can reach the real one."""
+    import tempfile
+
+    base = Path(tempfile.mkdtemp(prefix="onboard-test-home-"))
+    os.environ["HOME"] = str(base)
+    for var, sub in (("XDG_CONFIG_HOME", ".config"), ("XDG_STATE_HOME", ".local/state"),
+                     ("XDG_CACHE_HOME", ".cache"), ("XDG_DATA_HOME", ".local/share")):
+        os.environ[var] = str(base / sub)
+    os.environ["NIX_CONFIG"] = NIX_CONFIG
+    os.environ["NO_COLOR"] = "1"
+
+
 @pytest.fixture(autouse=True)
 def isolated_home(tmp_path_factory, monkeypatch):
     home = tmp_path_factory.mktemp("home")

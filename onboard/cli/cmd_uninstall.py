@@ -62,8 +62,7 @@ def run(args: argparse.Namespace, out: Output) -> int:
 
     reporter.close()
     shutil.rmtree(paths.log_dir(), ignore_errors=True)  # nothing left to explain: zero residue
-    paths.prune_empty(paths.state_dir(), paths.state_dir())
-    paths.prune_empty(paths.state_home(), paths.state_home())
+    paths.prune_owned_dir(paths.state_dir())
     if not out.json:
         out.info("everything onboard did is undone")
     return 0

@@ -122,6 +122,7 @@ class Reporter:
 
     def open_log(self, name: str) -> Path:
         path = paths.log_dir() / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}.log"
+        paths.make_owned_dir(paths.state_dir())
         path.parent.mkdir(parents=True, exist_ok=True)
         self._log = open(path, "a", encoding="utf-8")
         self.out.log_path = path

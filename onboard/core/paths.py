@@ -60,6 +60,54 @@ def log_dir() -> Path:
     return state_dir() / "logs"
 
 
+_CREATED = ".created-parents"
+
+
+def make_owned_dir(path: Path, mode: int = 0o700) -> Path:
+    """Create one of onboard's top directories (state, cache, data), remembering which of
+    its parents did not exist, so `prune_owned_dir` can leave the tree as it found it."""
+    path = Path(path)
+    if path.is_dir():
+        return path
+    missing = []
+    p = path.parent
+    while not p.exists():
+        missing.append(p)
+        p = p.parent
+    path.mkdir(parents=True, exist_ok=True, mode=mode)
+    if missing:
+        (path / _CREATED).write_text("".join(f"{m}\n" for m in missing))
+    return path
+
+
+def prune_owned_dir(path: Path) -> bool:
+    """Remove `path` if it holds nothing but onboard's bookkeeping, then the parents it
+    created. True when it is gone."""
+    path = Path(path)
+    try:
+        names = os.listdir(path)
+    except FileNotFoundError:
+        return True
+    if [n for n in names if n != _CREATED]:
+        return False
+    marker = path / _CREATED
+    parents = marker.read_text().split() if marker.exists() else []
+    try:
+        marker.unlink()
+    except FileNotFoundError:
+        pass
+    try:
+        path.rmdir()
+    except OSError:
+        return False
+    for parent in parents:  # innermost first
+        try:
+            os.rmdir(parent)
+        except OSError:
+            break
+    return True
+
+
 def prune_empty(path: Path, stop: Path) -> None:
     """Remove empty directories from `path` up to (and including) `stop`."""
     path = Path(path)

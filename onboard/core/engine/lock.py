@@ -29,7 +29,7 @@ class ApplyLock:
         self._fd: Optional[int] = None
 
     def acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        paths.make_owned_dir(self.path.parent)
         while True:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
             try:
@@ -63,6 +63,7 @@ class ApplyLock:
         fcntl.flock(self._fd, fcntl.LOCK_UN)
         os.close(self._fd)
         self._fd = None
+        paths.prune_owned_dir(self.path.parent)
 
     def __enter__(self) -> "ApplyLock":
         self.acquire()

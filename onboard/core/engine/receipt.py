@@ -80,6 +80,7 @@ class Receipt:
         self.updated = time.time()
         self.onboard_version = __version__
         target = self.path or self.location(self.name)
+        paths.make_owned_dir(paths.state_dir())
         target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         data = asdict(self)
         data.pop("path", None)
@@ -96,8 +97,7 @@ class Receipt:
         shutil.rmtree(self.backup_dir(), ignore_errors=True)
         for d in (paths.receipts_dir(), paths.backups_dir()):
             paths.prune_empty(d, d)
-        paths.prune_empty(paths.state_dir(), paths.state_dir())
-        paths.prune_empty(paths.state_home(), paths.state_home())
+        paths.prune_owned_dir(paths.state_dir())
 
     def summary(self) -> dict[str, Any]:
         counts: dict[str, int] = {}
