@@ -1,0 +1,58 @@
+"""The stand-in nixpkgs works with the real Nix the way the rendered profiles use it."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from tests.conftest import needs_nix
+from tests.support import standin
+
+pytestmark = needs_nix
+
+ALLOW_VSCODE = '{ allowUnfreePredicate = pkg: builtins.elem (pkgs.lib.getName pkg) [ "vscode" ]; }'
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory):
+    return standin.write_sample(tmp_path_factory.mktemp("sample"),
+                                ["hello", "python312", "python312Packages.numpy", "postgresql_16", "vscode"],
+                                ALLOW_VSCODE)
+
+
+def test_nix_develop_runs_a_command_with_packages_env_and_hook(sample):
+    r = standin.nix_develop(sample, ["bash", "-c", "hello; psql; code; echo \"$SAMPLE_VAR/$SAMPLE_HOOK\"; "
+                                     "python3 -c 'import numpy; print(numpy.STANDIN)'"])
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == [
+        "hello: Hello, world!", "psql: postgresql 16.3 (stand-in)", "code: vscode 1.89.0 (stand-in)",
+        "sample value/ran", "True"]
+
+
+def test_print_dev_env_with_a_profile_makes_a_gc_root(sample, tmp_path):
+    root = tmp_path / "gcroot"
+    r = standin.print_dev_env(sample, profile=root)
+    assert r.returncode == 0, r.stderr
+    assert os.path.realpath(root).startswith("/nix/store/")
+    assert os.path.realpath(root).endswith("-sample-env")
+    assert "SAMPLE_VAR='sample value'" in r.stdout
+    assert 'eval "$shellHook"' in r.stdout
+
+
+def test_nix_shell_pure_has_only_the_profile_on_path(sample):
+    r = standin.nix_shell(sample / "shell.nix", 'hello; echo "$SAMPLE_VAR/$SAMPLE_HOOK"; '
+                          'command -v git || echo no-git; echo "$PATH"', pure=True)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[:3] == ["hello: Hello, world!", "sample value/ran", "no-git"]
+    assert all(p.startswith("/nix/store/") for p in lines[3].split(":")), lines[3]
+
+
+def test_unfree_package_is_refused_unless_allowed(tmp_path):
+    refused = standin.write_sample(tmp_path / "refused", ["hello", "vscode"])
+    r = standin.nix_develop(refused)
+    assert r.returncode != 0
+    assert "has an unfree license" in r.stderr and "vscode" in r.stderr
+    everything = standin.write_sample(tmp_path / "all", ["vscode"], "{ allowUnfree = true; }")
+    assert standin.nix_develop(everything, ["code"]).returncode == 0
