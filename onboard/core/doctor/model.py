@@ -64,6 +64,7 @@ class Inputs:
     kernel: Optional[str] = None
     shell: Optional[str] = None
     root_user: Optional[bool] = None
+    uid: Optional[int] = None  # whose files count as "yours" (default: the effective uid)
     sudo: Optional[bool] = None
     net_timeout: float = 0.8
     hosts: dict[str, str] = field(default_factory=lambda: {

@@ -80,7 +80,7 @@ def check_nix_dir(c: Check, inp: Inputs) -> CheckResult:
         except KeyError:
             return str(gid)
 
-    me = os.geteuid()
+    me = inp.uid if inp.uid is not None else os.geteuid()
     store = os.path.join(root, "store")
     try:
         sst = os.stat(store)
