@@ -166,3 +166,21 @@ def test_privileges_and_shell_on_this_machine():
         assert machine.can_sudo()
     shell = machine.login_shell()
     assert shell == "" or os.path.isabs(shell)
+
+
+def test_existing_nix_installed_by_onboard(tmp_path):
+    """An applied onboard receipt whose choices installed Nix marks a store-path nix as onboard's."""
+    from onboard.core.choices import Choices
+    from onboard.core.engine.receipt import Receipt
+
+    t = fake_nix_tree(tmp_path)
+    args = (str(t["nix_root"]), str(t["etc"]))
+    kw = {"home": str(tmp_path / "home"), "path": ""}
+    receipt = Receipt(name="onboard", status="applying", meta={"choices": Choices(mode="single").to_dict()})
+    receipt.save()
+    assert machine.existing_nix(*args, **kw).source == "official"  # not finished: not ours yet
+    receipt.status = "applied"
+    receipt.save()
+    assert machine.existing_nix(*args, **kw).source == "onboard"
+    Receipt(name="onboard", status="applied", meta={"choices": Choices(mode="skip").to_dict()}).save()
+    assert machine.existing_nix(*args, **kw).source == "official"

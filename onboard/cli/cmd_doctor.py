@@ -64,7 +64,8 @@ def run(args: argparse.Namespace, out: Output) -> int:
     else:
         _plain(out, results)
     out.line(f"{counts['ok']} ok, {counts['warn']} warn, {counts['fail']} fail")
-    out.line(f"recommended install mode: {mode} ({reason})")
+    out.line(f"recommended install mode: {mode}")
+    out.line(f"  why: {reason}")
     return code
 
 
@@ -89,5 +90,5 @@ def _rich_table(results) -> None:  # type: ignore[no-untyped-def]
         finding = Text(r.summary)
         if r.fix:
             finding.append("\nfix: " + r.fix, style="italic")
-        table.add_row(Text(MARK[r.status], style=STYLE[r.status]), r.title, finding)
+        table.add_row(Text(MARK[r.status], style=STYLE[r.status]), Text(r.title), finding)
     Console().print(table)

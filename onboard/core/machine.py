@@ -222,14 +222,29 @@ def _dpkg_owns(path: str, dpkg_info: str = "/var/lib/dpkg/info") -> str:
 
 
 def _onboard_installed_nix() -> bool:
-    """True when an onboard receipt records a Nix install."""
-    try:
-        from onboard.core import paths
+    """True when an applied onboard receipt records a Nix install (its choices name a mode)."""
+    import json
 
-        rdir = paths.receipts_dir()
-        return any(n.startswith("nix") for n in os.listdir(rdir))
+    from onboard.core import paths
+
+    try:
+        names = sorted(os.listdir(paths.receipts_dir()))
     except OSError:
         return False
+    for name in names:
+        if not name.endswith(".json"):
+            continue
+        try:
+            with open(paths.receipts_dir() / name, encoding="utf-8") as fh:
+                data = json.load(fh)
+        except (OSError, ValueError):
+            continue
+        if not isinstance(data, dict) or data.get("status") != "applied":
+            continue
+        choices = (data.get("meta") or {}).get("choices") or {}
+        if isinstance(choices, dict) and choices.get("mode") in ("single", "daemon"):
+            return True
+    return False
 
 
 def nix_version(nix: str, timeout: float = 2.0) -> str:
@@ -286,13 +301,14 @@ def existing_nix(nix_root: str = "/nix", etc_root: str = "/etc", home: Optional[
     # where the nix binary came from
     nix = binaries.get("nix", "")
     real = os.path.realpath(nix) if nix else ""
-    if nix and _onboard_installed_nix() and real.startswith(os.path.join(nix_root, "store") + "/"):
+    in_store = real.startswith(os.path.join(nix_root, "store") + "/")
+    if nix and in_store and _onboard_installed_nix():
         facts.source = "onboard"
     elif nix and (_dpkg_owns(nix, dpkg_info) or _dpkg_owns(real, dpkg_info)):
         facts.source = "distro"
     elif nix.startswith("/run/current-system/"):
         facts.source = "distro"
-    elif real.startswith(os.path.join(nix_root, "store") + "/"):
+    elif in_store:
         facts.source = "official"
     return facts
 

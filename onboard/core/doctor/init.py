@@ -14,7 +14,8 @@ def check_init(c: Check, inp: Inputs) -> CheckResult:
     where_text = f" (in a {where} container)" if where else (" (WSL without systemd)" if inp.wsl() else "")
     if init == "other":
         return c.result("warn", "not systemd: onboard cannot start nix-daemon as a service here",
-                        "use `--mode single`, or `--mode daemon --init none` and start nix-daemon from your init",
+                        "use `--mode single`, or `--mode daemon --init none` and start nix-daemon "
+                        "from your init system",
                         init=init)
     fix = "use `--mode single` (onboard recommends it here)"
     if inp.wsl():

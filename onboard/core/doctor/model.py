@@ -80,7 +80,8 @@ class Inputs:
         names = {f.name for f in fields(cls) if f.init}
         unknown = sorted(set(overrides) - names)
         if unknown:
-            raise TypeError(f"unknown doctor inputs: {', '.join(unknown)} (known: {', '.join(sorted(names))})")
+            raise TypeError(f"unknown doctor inputs: {', '.join(unknown)} "
+                            f"(known: {', '.join(sorted(names))})")
         return cls(**overrides)
 
     # resolved values ---------------------------------------------------------------------
