@@ -120,7 +120,9 @@ def test_disk_check_measures_nearest_existing_parent(tmp_path):
     assert res.details["path"] == str(tmp_path)
     assert "would be created" in res.summary
     st = os.statvfs(tmp_path)
-    assert res.details["free_bytes"] == st.f_bavail * st.f_frsize
+    assert res.details["total_bytes"] == st.f_blocks * st.f_frsize
+    # other processes write to this disk meanwhile: the free space only has to be close
+    assert abs(res.details["free_bytes"] - st.f_bavail * st.f_frsize) < 256 * 1024 ** 2
 
 
 # -- Nix and /nix -------------------------------------------------------------------------------------
