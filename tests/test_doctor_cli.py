@@ -116,3 +116,28 @@ def test_disk_check_on_small_tmpfs(tmp_path):
     assert out["3g"]["status"] == "warn"
     assert out["20g"]["status"] == "ok"
     assert not os.path.ismount(tmp_path / "1m")  # the mounts stayed in the namespace
+
+
+DNS_SCRIPT = """
+import json, subprocess, sys
+subprocess.run(["mount", "--bind", sys.argv[1], "/etc/resolv.conf"], check=True)
+from onboard.core.doctor import run_checks
+res = run_checks(only=["net-releases", "net-cache"], timeout=8, overrides={"env": {}, "net_timeout": 0.3})
+print(json.dumps([r.to_dict() for r in res]))
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("unshare"),
+                    reason="needs root and unshare to replace resolv.conf in a private namespace")
+def test_a_dns_server_that_never_answers_does_not_stall_the_check(tmp_path):
+    """resolv.conf names a TEST-NET address nobody answers on: glibc alone would wait 5 s per try."""
+    resolv = tmp_path / "resolv.conf"
+    resolv.write_text("nameserver 192.0.2.1\noptions timeout:5 attempts:2\n")
+    proc = subprocess.run(["unshare", "--mount", "--propagation", "private", sys.executable, "-c",
+                           DNS_SCRIPT, str(resolv)], capture_output=True, text=True, timeout=30,
+                          cwd=str(ROOT), env=onboard_env())
+    assert proc.returncode == 0, proc.stderr
+    for res in json.loads(proc.stdout):
+        assert res["status"] == "warn", res
+        assert "timed_out" not in res["details"]  # the check answered itself, well before the runner gave up
+        assert "not reachable" in res["summary"] and "HTTPS_PROXY" in res["fix"]

@@ -66,7 +66,7 @@ class Inputs:
     root_user: Optional[bool] = None
     uid: Optional[int] = None  # whose files count as "yours" (default: the effective uid)
     sudo: Optional[bool] = None
-    net_timeout: float = 0.8
+    net_timeout: float = 0.6
     hosts: dict[str, str] = field(default_factory=lambda: {
         "releases": "releases.nixos.org", "cache": "cache.nixos.org"})
     _memo: dict[str, Any] = field(default_factory=dict, init=False, repr=False)

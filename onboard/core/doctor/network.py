@@ -99,7 +99,7 @@ def _reason(exc: BaseException) -> str:
     if isinstance(exc, socket.gaierror):
         return "name does not resolve (offline or no DNS)"
     if isinstance(exc, (TimeoutError, socket.timeout)):
-        return "timed out"
+        return str(exc) if str(exc) and str(exc) != "timed out" else "no answer in time"
     if isinstance(exc, ConnectionRefusedError):
         return "connection refused"
     return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
