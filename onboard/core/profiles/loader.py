@@ -1,44 +1,36 @@
 """Find and load team profiles: profiles/NAME.yaml, validated, extends chains merged.
 
-Loading never writes anything anywhere.
+Loading never writes anything anywhere (no cache, no state): validation is read-only.
+yaml is imported only when a file is parsed.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
 from onboard.core.profiles.model import Profile
+from onboard.core.profiles.yamlsrc import Mark, Problem
 
 ENV_DIRS = "ONBOARD_PROFILES_DIR"
+EXTENSIONS = (".yaml", ".yml")
 
-
-@dataclass
-class Problem:
-    """One thing wrong with a file, at a place in it (line and col are 1-based; 0 = unknown)."""
-
-    file: str
-    line: int
-    col: int
-    message: str
-
-    def __str__(self) -> str:
-        where = self.file
-        if self.line:
-            where += f":{self.line}"
-            if self.col:
-                where += f":{self.col}"
-        return f"{where}: {self.message}"
+__all__ = ["Problem", "ProfileError", "ProfileInfo", "profile_dirs", "list_profiles", "load_profile",
+           "check_profile", "find_profile", "ENV_DIRS"]
 
 
 class ProfileError(Exception):
-    """Every problem found, all at once."""
+    """Every problem found (in the profile and the profiles it extends), all at once."""
 
     def __init__(self, problems: list[Problem]) -> None:
         self.problems = list(problems)
         super().__init__("\n".join(str(p) for p in self.problems))
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.level == "error"]
 
 
 @dataclass
@@ -46,18 +38,267 @@ class ProfileInfo:
     name: str
     path: str
     description: str = ""
+    problem: str = ""  # set when the file cannot be read as a profile
+    shadowed: list[str] = field(default_factory=list)  # same name in later dirs, not used
 
 
 def profile_dirs(start: Optional[Path] = None) -> list[Path]:
     """Where profiles are looked for, in order: each dir of $ONBOARD_PROFILES_DIR
-    (os.pathsep-separated), then the first `profiles/` found in `start` (default: cwd)
-    or one of its parents."""
-    raise NotImplementedError
+    (os.pathsep-separated), then the first `profiles/` directory found in `start`
+    (default: the current directory) or one of its parents."""
+    dirs: list[Path] = []
+    for part in os.environ.get(ENV_DIRS, "").split(os.pathsep):
+        if part.strip():
+            p = Path(os.path.expanduser(part.strip())).absolute()
+            if p not in dirs:
+                dirs.append(p)
+    here = Path(start if start is not None else os.getcwd()).absolute()
+    for d in (here, *here.parents):
+        cand = d / "profiles"
+        if cand.is_dir():
+            if cand not in dirs:
+                dirs.append(cand)
+            break
+    return dirs
+
+
+def _files_in(d: Path) -> list[Path]:
+    try:
+        entries = sorted(os.listdir(d))
+    except OSError:
+        return []
+    return [d / e for e in entries if e.endswith(EXTENSIONS) and not e.startswith(".") and (d / e).is_file()]
+
+
+def _stem(p: Path) -> str:
+    return p.name.rsplit(".", 1)[0]
 
 
 def list_profiles(dirs: Optional[list[Path]] = None) -> list[ProfileInfo]:
-    raise NotImplementedError
+    """Every profile in the dirs, sorted by name; a name in an earlier dir hides the same
+    name in a later one. Descriptions are read from the files; a file that cannot be read
+    as YAML is listed with its problem."""
+    from onboard.core.profiles.yamlsrc import read_yaml
+
+    dirs = profile_dirs() if dirs is None else dirs
+    found: dict[str, ProfileInfo] = {}
+    for d in dirs:
+        for f in _files_in(Path(d)):
+            name = _stem(f)
+            if name in found:
+                found[name].shadowed.append(str(f))
+                continue
+            res = read_yaml(str(f))
+            desc, problem = "", ""
+            if res.problems:
+                problem = str(res.problems[0])
+            elif res.root is not None and res.root.kind == "map":
+                node = res.root.get("description")
+                if node is not None and isinstance(node.value, str):
+                    desc = node.value.strip()
+            found[name] = ProfileInfo(name=name, path=str(f), description=desc, problem=problem)
+    return [found[k] for k in sorted(found)]
+
+
+def _looks_like_path(s: str) -> bool:
+    return os.sep in s or "/" in s or s.endswith(EXTENSIONS)
+
+
+def find_profile(name: str, dirs: list[Path]) -> Optional[Path]:
+    for d in dirs:
+        for ext in EXTENSIONS:
+            p = Path(d) / f"{name}{ext}"
+            if p.is_file():
+                return p
+    return None
+
+
+def _not_found(name: str, dirs: list[Path], what: str = "profile") -> str:
+    from onboard.core.profiles.suggest import did_you_mean
+
+    names = sorted({_stem(f) for d in dirs for f in _files_in(Path(d))})
+    looked = ", ".join(
+        f"{d}" + ("" if Path(d).is_dir() else " (does not exist)") for d in dirs) or "nowhere"
+    msg = f"no {what} named `{name}`"
+    guess = did_you_mean(name, names)
+    if guess:
+        msg += f"; did you mean `{guess}`?"
+    msg += f" (looked in: {looked}"
+    if not dirs:
+        msg += f"; no profiles/ directory here or above, and ${ENV_DIRS} is not set"
+    msg += ")"
+    msg += f"; available: {', '.join(names)}" if names else "; no profiles there"
+    return msg
 
 
 def load_profile(name_or_path: str, dirs: Optional[list[Path]] = None) -> Profile:
-    raise NotImplementedError
+    """The profile, validated and merged with what it extends. Raises ProfileError with
+    every problem (file:line:col) when there is any error; warnings are kept in
+    `Profile.warnings`."""
+    profile, problems = check_profile(name_or_path, dirs)
+    if profile is None or any(p.level == "error" for p in problems):
+        raise ProfileError(problems)
+    return profile
+
+
+def check_profile(name_or_path: str, dirs: Optional[list[Path]] = None) -> tuple[Optional[Profile], list[Problem]]:
+    """Like load_profile, but never raises: (profile or None, every problem and warning)."""
+    dirs = profile_dirs() if dirs is None else [Path(d) for d in dirs]
+    if _looks_like_path(name_or_path):
+        path = Path(os.path.expanduser(name_or_path)).absolute()
+        if not path.is_file():
+            what = "is a directory, not a profile file" if path.is_dir() else "no such file"
+            return None, [Problem(str(path), 0, 0, what)]
+    else:
+        found = find_profile(name_or_path, dirs)
+        if found is None:
+            return None, [Problem("", 0, 0, _not_found(name_or_path, dirs))]
+        path = found.absolute()
+    return _Resolver(dirs).resolve(path)
+
+
+class _Resolver:
+    def __init__(self, dirs: list[Path]) -> None:
+        self.dirs = dirs
+        self.problems: list[Problem] = []
+        self.docs: dict[str, object] = {}
+
+    def _doc(self, path: str):  # type: ignore[no-untyped-def]
+        from onboard.core.profiles.validate import Checker, check_profile_document
+        from onboard.core.profiles.yamlsrc import read_yaml
+
+        if path in self.docs:
+            return self.docs[path]
+        res = read_yaml(path)
+        c = Checker(path)
+        c.problems.extend(res.problems)
+        if any(p.level == "error" for p in res.problems) and res.root is None:
+            doc = None
+        else:
+            doc = check_profile_document(res.root, path, c)
+        self.problems.extend(c.problems)
+        self.docs[path] = doc
+        return doc
+
+    def resolve(self, path: Path) -> tuple[Optional[Profile], list[Problem]]:
+        chain = []  # child first
+        stack: list[str] = []
+        cur: Optional[str] = os.path.realpath(path)
+        shown = {os.path.realpath(path): str(path)}
+        while cur is not None:
+            stack.append(cur)
+            doc = self._doc(shown.get(cur, cur))
+            if doc is None:
+                break
+            chain.append(doc)
+            if not doc.extends:  # type: ignore[attr-defined]
+                break
+            base = doc.extends  # type: ignore[attr-defined]
+            here = Path(doc.file).parent  # type: ignore[attr-defined]
+            found = find_profile(base, [here] + [d for d in self.dirs if d != here])
+            node = doc.extends_node  # type: ignore[attr-defined]
+            if found is None:
+                self.problems.append(Problem(doc.file, node.mark.line, node.mark.col,  # type: ignore[attr-defined]
+                                             "extends: " + _not_found(base, [here] + self.dirs, "base profile")))
+                break
+            real = os.path.realpath(found)
+            if real in stack:
+                names = [_stem(Path(shown.get(s, s))) for s in stack[stack.index(real):]] + [_stem(found)]
+                self.problems.append(Problem(doc.file, node.mark.line, node.mark.col,  # type: ignore[attr-defined]
+                                             f"extends: cycle: {' -> '.join(names)}; a profile cannot "
+                                             "extend itself, directly or through others"))
+                break
+            shown[real] = str(found.absolute())
+            cur = real
+        problems = _ordered(self.problems, [d.file for d in chain])  # type: ignore[attr-defined]
+        if not chain or any(p.level == "error" for p in problems):
+            return None, problems
+        profile, more = _merge(chain)
+        problems.extend(more)
+        return (None if any(p.level == "error" for p in more) else profile), problems
+
+
+def _ordered(problems: list[Problem], files: list[str]) -> list[Problem]:
+    rank = {f: i for i, f in enumerate(files)}
+    seen: set[tuple] = set()
+    out = []
+    for p in sorted(problems, key=lambda p: (rank.get(p.file, len(rank)), p.file, p.line, p.col)):
+        k = (p.file, p.line, p.col, p.message, p.level)
+        if k not in seen:
+            seen.add(k)
+            out.append(p)
+    return out
+
+
+def _merge(chain: list) -> tuple[Profile, list[Problem]]:  # type: ignore[type-arg]
+    """Base first, child last: the child overrides; packages, env, scripts, unfree, editors
+    and services are merged; shellHooks run base first."""
+    from onboard.core.profiles.validate import python_spec
+
+    problems: list[Problem] = []
+    child = chain[0]
+    p = Profile(name=child.name, path=child.file, sources=[d.file for d in chain])
+    python: dict = {}
+    hooks: list[str] = []
+    pin_from = None
+    for doc in reversed(chain):
+        if doc.description:
+            p.description = doc.description
+        if doc.nixpkgs is not None:
+            p.nixpkgs = doc.nixpkgs
+            pin_from = doc
+        for pkg in doc.packages:
+            if pkg not in p.packages:
+                p.packages.append(pkg)
+        python.update(doc.python)
+        p.env.update(doc.env)
+        if doc.shell_hook.strip():
+            hooks.append(doc.shell_hook.rstrip("\n"))
+        p.scripts.update(doc.scripts)
+        if doc.allow_unfree is not None:
+            p.allow_unfree = doc.allow_unfree
+        for u in doc.unfree:
+            if u not in p.unfree:
+                p.unfree.append(u)
+        for k, v in doc.editors.items():
+            p.editors[k] = v
+        for k, v in doc.services.items():
+            p.services[k] = v
+    p.extends = child.extends
+    p.shell_hook = "\n".join(hooks) + ("\n" if hooks else "")
+    root = Mark(child.file, 1, 1) if child.root is None else child.root.mark
+    if pin_from is None:
+        where = " (here or in the profiles it extends)" if len(chain) > 1 else ""
+        problems.append(Problem(child.file, root.line, root.col,
+                                f"no `nixpkgs` pin{where}: add `nixpkgs: {{rev: <40-hex commit>, "
+                                "narHash: sha256-...}` so every machine gets the same packages"))
+    if python and "version" not in python:
+        node = next((d.python_node for d in chain if d.python_node is not None), None)
+        m = node.mark if node is not None else root
+        problems.append(Problem(m.file, m.line, m.col, "python: missing `version` (like 3.12)"))
+    p.python = python_spec(python)
+    if p.python is not None:
+        attr = p.python.attribute()
+        if attr not in p.packages:
+            p.packages.insert(0, attr)
+        for pkg in p.packages:
+            head = pkg.split(".")[0]
+            if head.startswith("python3") and head.endswith("Packages") and head not in (
+                    "python3Packages", f"{attr}Packages"):
+                doc = next(d for d in chain if pkg in d.package_nodes)
+                n = doc.package_nodes[pkg]
+                problems.append(Problem(doc.file, n.mark.line, n.mark.col,
+                                        f"packages: `{pkg}` is built for another Python than the "
+                                        f"profile's {p.python.version}; use `{attr}Packages."
+                                        f"{pkg.split('.', 1)[1] if '.' in pkg else ''}`", level="warning"))
+    if p.unfree and not p.allow_unfree:
+        doc = next(d for d in chain if d.unfree)
+        n = doc.unfree_node
+        m = n.mark if n is not None else root
+        problems.append(Problem(m.file, m.line, m.col,
+                                "unfree lists packages but allowUnfree is not true: add `allowUnfree: true` "
+                                "to allow exactly those"))
+    if p.allow_unfree and not p.unfree:
+        p.warnings.append("allowUnfree: true without an `unfree` list allows every unfree package; "
+                          "list them (unfree: [name, ...]) to allow them one by one")
+    return p, problems

@@ -22,7 +22,8 @@ class Pin:
 
     kind "github": owner/repo at commit `rev` whose unpacked tree has NAR hash `nar_hash`
     (SRI form "sha256-..."). kind "tarball": `url` whose unpacked tree has NAR hash
-    `sha256` (SRI or Nix base32), the hash `fetchTarball` checks.
+    `sha256`, the hash `fetchTarball` checks (the loader stores it in SRI form, and in
+    `nar_hash` too: for both kinds `nar_hash` is what flake.lock records).
     """
 
     kind: str  # "github" | "tarball"
@@ -32,6 +33,7 @@ class Pin:
     nar_hash: str = ""
     url: str = ""
     sha256: str = ""
+    last_modified: int = 0  # commit time (seconds), written to flake.lock when known
 
     def flake_url(self) -> str:
         """The flake input URL (`inputs.nixpkgs.url`)."""
@@ -59,11 +61,14 @@ class PythonSpec:
     relative to the profile that names it), or None for a bare venv.
     `venv_dir` is where the venv goes, relative to the directory the shell is entered
     from (default ".venv"), or absolute.
+    `libraries` are attribute paths whose lib/ goes on LD_LIBRARY_PATH, for binary wheels
+    that expect system libraries (stdenv.cc.cc.lib for libstdc++, zlib...).
     """
 
     version: str
     requirements: Optional[str] = None
     venv_dir: str = ".venv"
+    libraries: list[str] = field(default_factory=list)  # put on LD_LIBRARY_PATH (wheels' libstdc++...)
 
     def attribute(self) -> str:
         """The package-set attribute of the interpreter: "3.12" -> "python312"."""
@@ -87,6 +92,7 @@ class Profile:
     editors: dict[str, Any] = field(default_factory=dict)
     services: dict[str, Any] = field(default_factory=dict)
     extends: Optional[str] = None
+    warnings: list[str] = field(default_factory=list)  # things the plan must say (e.g. every unfree package allowed)
 
     def watched_files(self) -> list[str]:
         """Every file whose change must rebuild the environment: the YAML files of the
