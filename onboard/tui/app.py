@@ -1,0 +1,174 @@
+"""The Textual app: holds the services and what the user chose, and moves between screens.
+
+Screens are imported when first shown, so the Welcome screen draws with textual alone.
+Everything slow runs in the screens' thread workers, which call `Services`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any, Callable, Optional
+
+from textual.app import App
+from textual.binding import Binding
+
+from onboard.tui.services import Services
+from onboard.tui.state import AppState, RunSummary
+from onboard.tui.theme import ONBOARD
+
+MIN_WIDTH, MIN_HEIGHT = 60, 18
+
+
+@dataclass
+class TuiResult:
+    """What the user asked for when leaving: "quit", or "shell" to enter PROFILE's shell now."""
+
+    action: str = "quit"
+    profile: str = ""
+    code: int = 0
+
+
+class OnboardApp(App[TuiResult]):
+    TITLE = "onboard"
+    CSS_PATH = "onboard.tcss"
+    ENABLE_COMMAND_PALETTE = False
+    BINDINGS = [
+        Binding("question_mark,f1", "help", "Help", key_display="?"),
+        Binding("ctrl+c", "quit_app", "Quit", show=False, priority=True),
+    ]
+
+    def __init__(self, services: Optional[Services] = None, *, demo_dir: str = "",
+                 plan_factory: Optional[Callable[[Any], Any]] = None,
+                 doctor: Optional[Callable[[Callable], list]] = None,
+                 generations: Any = None, choices: Any = None, start: str = "welcome") -> None:
+        super().__init__()
+        svc = services or Services()
+        if plan_factory is not None:
+            svc = replace(svc, build_plan=plan_factory)
+        if doctor is not None:
+            svc = replace(svc, run_checks=doctor)
+        if generations is not None:
+            svc = replace(svc, generations=generations)
+        self.services = svc
+        self.state = AppState(demo_dir=demo_dir, choices=choices)
+        self.start = start
+        self.running = False  # a run (apply, revert, uninstall) is changing the machine
+        self._too_small: Any = None
+        self.register_theme(ONBOARD)
+        self.theme = "onboard"
+        if demo_dir:
+            self.sub_title = f"DEMO: changes only inside {demo_dir}"
+
+    # -- start and size --------------------------------------------------------------------------
+    def on_mount(self) -> None:
+        from onboard.tui.screens.welcome import WelcomeScreen
+
+        self.push_screen(WelcomeScreen())
+        if self.start == "profiles":
+            self.show_profiles()
+        elif self.start == "uninstall":
+            self.show_uninstall()
+        self.call_after_refresh(self._check_size)
+
+    def on_resize(self, event: Any) -> None:
+        self._check_size()
+
+    def _check_size(self) -> None:
+        w, h = self.size
+        small = w < MIN_WIDTH or h < MIN_HEIGHT
+        if small and self._too_small is None:
+            from onboard.tui.screens.dialogs import TooSmallScreen
+
+            self._too_small = TooSmallScreen(MIN_WIDTH, MIN_HEIGHT)
+            self.push_screen(self._too_small)
+        elif self._too_small is not None:
+            if small:
+                self._too_small.update_size(w, h)
+            else:
+                screen, self._too_small = self._too_small, None
+                if screen in self.screen_stack:
+                    screen.dismiss()
+
+    # -- help and quit ---------------------------------------------------------------------------
+    def action_help(self) -> None:
+        from onboard.tui.screens.dialogs import HelpScreen
+
+        if isinstance(self.screen, HelpScreen):
+            self.screen.dismiss()
+            return
+        self.push_screen(HelpScreen.for_screen(self.screen))
+
+    def action_quit_app(self) -> None:
+        if self.running:
+            self.notify("A change is running: press c to cancel it (it stops between steps), "
+                        "then quit.", severity="warning", timeout=6)
+            return
+        self.exit(TuiResult("quit"))
+
+    # -- the flow ----------------------------------------------------------------------------------
+    def show_checks(self) -> None:
+        from onboard.tui.screens.checks import ChecksScreen
+
+        self.push_screen(ChecksScreen())
+
+    def show_choices(self) -> None:
+        from onboard.tui.screens.choices import ChoicesScreen
+
+        self.push_screen(ChoicesScreen())
+
+    def show_plan(self) -> None:
+        from onboard.tui.screens.plan import PlanScreen
+
+        self.push_screen(PlanScreen(self.state.get_choices()))
+
+    def start_apply(self, plan: Any, rows: list) -> None:
+        """Confirmed: from here on there is no going back with Esc, only cancel or revert."""
+        from onboard.tui.screens.run import ApplyJob, RunScreen
+
+        self.state.plan, self.state.rows = plan, rows
+        self.switch_screen(RunScreen(ApplyJob(self.services, plan, self.state.get_choices()), rows))
+
+    def start_revert(self, summary: RunSummary) -> None:
+        from onboard.tui.screens.run import RevertJob, RunScreen
+
+        self.switch_screen(RunScreen(RevertJob(self.services, summary.outcome, summary.title), []))
+
+    def start_uninstall(self, plan: Any, rows: list) -> None:
+        from onboard.tui.screens.run import RunScreen, UninstallJob
+
+        self.switch_screen(RunScreen(UninstallJob(self.services, plan), rows))
+
+    def run_ended(self, summary: RunSummary) -> None:
+        self.state.last_run = summary
+        if summary.status == "ok":
+            from onboard.tui.screens.done import DoneScreen
+
+            self.switch_screen(DoneScreen(summary))
+        else:
+            from onboard.tui.screens.failure import FailureScreen
+
+            self.switch_screen(FailureScreen(summary))
+
+    def retry(self, summary: RunSummary) -> None:
+        if summary.kind == "uninstall":
+            self.switch_screen_to_uninstall()
+        elif self.state.plan is not None:
+            self.start_apply(self.state.plan, self.state.rows)
+
+    def switch_screen_to_uninstall(self) -> None:
+        from onboard.tui.screens.uninstall import UninstallScreen
+
+        self.switch_screen(UninstallScreen())
+
+    def show_profiles(self) -> None:
+        from onboard.tui.screens.profiles import ProfilesScreen
+
+        self.push_screen(ProfilesScreen())
+
+    def show_uninstall(self) -> None:
+        from onboard.tui.screens.uninstall import UninstallScreen
+
+        self.push_screen(UninstallScreen())
+
+    def enter_shell(self, profile: str) -> None:
+        self.exit(TuiResult("shell", profile=profile))

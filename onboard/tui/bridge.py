@@ -1,0 +1,137 @@
+"""From the core's events (emitted in a worker thread) to a screen (on the event loop).
+
+The core calls the bridge as its `emit` from a worker thread. The bridge
+- writes every event to the run's log file (still in the worker thread: no I/O on the loop),
+- queues it, merging a flood: a newer progress event of an action replaces the queued one,
+- wakes the screen with one `EventsPending` message while anything is queued (never one
+  message per event),
+and on the loop side hands the queue over at most `rate` times a second, so a flood of
+progress costs at most ~30 renders a second whatever its size.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable, Optional, TextIO
+
+from onboard.tui.messages import EventsPending
+
+RATE = 30.0  # deliveries (and so renders) per second at most
+
+
+def format_event(event: Any) -> str:
+    """One readable log-file line per event."""
+    kind = getattr(event, "kind", "event")
+    stamp = time.strftime("%H:%M:%S", time.localtime(getattr(event, "at", time.time())))
+    aid = getattr(event, "action_id", "")
+    where = f" [{aid}]" if aid else ""
+    if kind == "log":
+        return f"{stamp}{where} {event.line}"
+    if kind == "action-started":
+        return f"{stamp}{where} start {event.index + 1}/{event.total}: {event.description}"
+    if kind == "action-finished":
+        return f"{stamp}{where} {event.status}" + (f": {event.message}" if event.message else "")
+    if kind == "action-failed":
+        return f"{stamp}{where} FAILED: {event.error}" + (f" (what to do: {event.hint})" if event.hint else "")
+    if kind == "action-progress":
+        total = f"/{event.total:.0f}" if event.total else ""
+        return f"{stamp}{where} progress {event.done:.0f}{total} {event.unit} {event.text}".rstrip()
+    if kind == "plan-started":
+        return f"{stamp} {event.mode} {event.plan}: {event.total} actions"
+    if kind == "plan-finished":
+        errs = "; ".join(event.errors)
+        return f"{stamp} {event.plan}: {event.status}" + (f" ({errs})" if errs else "")
+    if kind == "notice":
+        return f"{stamp}{where} note: {event.message}"
+    data = event.to_dict() if hasattr(event, "to_dict") else {}
+    data.pop("at", None)
+    data.pop("kind", None)
+    return f"{stamp} {kind} " + " ".join(f"{k}={v}" for k, v in data.items())
+
+
+class EventBridge:
+    def __init__(self, target: Any, deliver: Callable[[list], None], rate: float = RATE) -> None:
+        self.target = target  # a Textual message pump (the screen); post_message is thread-safe
+        self.deliver = deliver  # called on the loop with a list of events
+        self.interval = 1.0 / rate
+        self._lock = threading.Lock()
+        self._queue: list[Any] = []
+        self._progress_at: dict[str, int] = {}  # action_id -> index of its queued progress event
+        self._signalled = False
+        self._last = 0.0
+        self._timer: Any = None
+        self._log: Optional[TextIO] = None
+        self.log_path: Optional[Path] = None
+        self.received = 0
+        self.merged = 0
+
+    # -- worker side -------------------------------------------------------------------------
+    def open_log(self, directory: Path, name: str) -> Path:
+        directory.mkdir(parents=True, exist_ok=True)
+        path = directory / f"tui-{name}-{time.strftime('%Y%m%d-%H%M%S')}.log"
+        self._log = open(path, "a", encoding="utf-8")
+        self.log_path = path
+        return path
+
+    def close_log(self) -> None:
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def __call__(self, event: Any) -> None:
+        if self._log is not None:
+            try:
+                self._log.write(format_event(event) + "\n")
+                self._log.flush()
+            except (OSError, ValueError):
+                pass
+        with self._lock:
+            self.received += 1
+            if getattr(event, "kind", "") == "action-progress":
+                at = self._progress_at.get(event.action_id)
+                if at is not None:
+                    self._queue[at] = event
+                    self.merged += 1
+                    return
+                self._progress_at[event.action_id] = len(self._queue)
+            elif getattr(event, "kind", "") in ("action-finished", "action-failed", "action-started"):
+                self._progress_at.pop(getattr(event, "action_id", ""), None)
+            self._queue.append(event)
+            if self._signalled:
+                return
+            self._signalled = True
+        self.target.post_message(EventsPending(self))
+
+    # -- loop side ---------------------------------------------------------------------------
+    def take(self) -> list[Any]:
+        with self._lock:
+            events, self._queue = self._queue, []
+            self._progress_at.clear()
+            self._signalled = False
+        return events
+
+    def pending(self) -> None:
+        """On EventsPending: deliver now, or once the rate allows."""
+        if self._timer is not None:
+            return
+        wait = self._last + self.interval - time.monotonic()
+        if wait > 0:
+            self._timer = self.target.set_timer(wait, self._timed)
+            return
+        self.flush()
+
+    def _timed(self) -> None:
+        self._timer = None
+        self.flush()
+
+    def flush(self) -> None:
+        """Deliver everything queued now (also called when the run ends)."""
+        if self._timer is not None:
+            self._timer.stop()
+            self._timer = None
+        self._last = time.monotonic()
+        events = self.take()
+        if events:
+            self.deliver(events)

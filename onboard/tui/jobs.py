@@ -1,0 +1,115 @@
+"""The runs the TUI starts: apply a plan, revert a receipt, uninstall everything.
+
+Each job runs in a worker thread, calls the core through `Services` with the bridge as
+its emitter, and returns a `JobResult`. No textual here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
+
+
+@dataclass
+class JobResult:
+    status: str  # ok | failed | cancelled
+    errors: list[str] = field(default_factory=list)
+    outcome: Any = None
+    answers_path: str = ""
+
+
+class Job:
+    kind = "job"
+    cancellable = False
+    verb = "Running"
+
+    def __init__(self, services: Any, title: str) -> None:
+        self.services = services
+        self.title = title
+
+    @property
+    def log_name(self) -> str:
+        return self.kind
+
+    def run(self, emit: Callable, cancel: Any) -> JobResult:
+        raise NotImplementedError
+
+
+def _locked_or_error(exc: Exception) -> str:
+    return str(exc) if type(exc).__name__ == "LockedError" else f"{type(exc).__name__}: {exc}"
+
+
+class ApplyJob(Job):
+    kind = "apply"
+    cancellable = True
+    verb = "Applying"
+
+    def __init__(self, services: Any, plan: Any, choices: Any = None) -> None:
+        super().__init__(services, getattr(plan, "title", "") or getattr(plan, "name", "plan"))
+        self.plan = plan
+        self.choices = choices
+
+    @property
+    def log_name(self) -> str:
+        return str(getattr(self.plan, "name", "apply"))
+
+    def run(self, emit: Callable, cancel: Any) -> JobResult:
+        try:
+            outcome = self.services.apply(self.plan, emit, cancel)
+            result = JobResult(outcome.status, list(outcome.errors), outcome)
+        except Exception as exc:  # the apply lock is held elsewhere, or the engine broke
+            result = JobResult("failed", [_locked_or_error(exc)])
+        result.answers_path = self.save_answers(result)
+        return result
+
+    def save_answers(self, result: JobResult) -> str:
+        """The answers are saved after every run, whatever its outcome, to be replayed."""
+        if self.choices is None:
+            return ""
+        path = self.services.answers_path()
+        try:
+            self.choices.save(path)
+        except OSError as exc:
+            result.errors.append(f"could not save the answers to {path}: {exc}")
+            return ""
+        return str(path)
+
+
+class RevertJob(Job):
+    kind = "revert"
+    verb = "Undoing"
+
+    def __init__(self, services: Any, outcome: Any, title: str) -> None:
+        super().__init__(services, f"undo: {title}")
+        self.outcome = outcome
+
+    def run(self, emit: Callable, cancel: Any) -> JobResult:
+        receipt = getattr(self.outcome, "receipt", None)
+        if receipt is None:
+            return JobResult("failed", ["there is no receipt to revert: nothing was recorded"])
+        try:
+            out = self.services.revert(receipt, emit)
+        except Exception as exc:
+            return JobResult("failed", [_locked_or_error(exc)])
+        return JobResult(out.status, list(out.errors), out)
+
+
+class UninstallJob(Job):
+    kind = "uninstall"
+    verb = "Uninstalling"
+
+    def __init__(self, services: Any, plan: Any) -> None:
+        super().__init__(services, "uninstall everything onboard did")
+        self.plan = plan
+
+    def run(self, emit: Callable, cancel: Any) -> JobResult:
+        try:
+            errors = list(self.services.run_uninstall(self.plan, emit))
+        except Exception as exc:
+            return JobResult("failed", [_locked_or_error(exc)])
+        return JobResult("failed" if errors else "ok", errors)
+
+
+def receipt_has_changes(outcome: Optional[Any]) -> bool:
+    receipt = getattr(outcome, "receipt", None)
+    return bool(receipt is not None and any(getattr(e, "owned", False) for e in getattr(receipt, "entries", [])))

@@ -1,0 +1,38 @@
+"""What every onboard screen has: a header naming the step, help on `?`, key bindings in the
+footer, and Esc going back (before Apply)."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual.binding import Binding
+from textual.screen import Screen
+
+
+class StepScreen(Screen):
+    #: shown by `?` together with the screen's key bindings
+    HELP: ClassVar[str] = ""
+    #: header text, e.g. "2/6 Checks"
+    STEP: ClassVar[str] = ""
+    #: False on screens where going back would be a lie (Apply and after)
+    CAN_GO_BACK: ClassVar[bool] = True
+
+    BINDINGS = [
+        Binding("escape", "back", "Back"),
+    ]
+
+    def on_mount(self) -> None:
+        demo = getattr(self.app.state, "demo_dir", "")
+        self.title = "onboard" + (f" {self.STEP}" if self.STEP else "")
+        self.sub_title = f"DEMO: changes only inside {demo}" if demo else ""
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "back" and not self.CAN_GO_BACK:
+            return False
+        return True
+
+    def action_back(self) -> None:
+        if self.CAN_GO_BACK and len(self.app.screen_stack) > 1:
+            self.app.pop_screen()
+        elif self.CAN_GO_BACK:
+            self.app.action_quit_app()

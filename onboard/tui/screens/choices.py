@@ -1,0 +1,262 @@
+"""Choices: a hub of every answer, each revisited with Enter. It edits exactly the `Choices`
+object that `onboard apply --answers FILE` replays."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.widgets import Button, Footer, Header, OptionList, Static
+from textual.widgets.option_list import Option
+
+from onboard.tui.messages import ProfilesLoaded
+from onboard.tui.screens.base import StepScreen
+from onboard.tui.screens.checks import MODE_NAMES
+
+HOOKS = (("none", "none: no shell hook"), ("direnv", "direnv: the shell loads as you cd into the project"),
+         ("lorri", "lorri: direnv with lorri's background builds"))
+EDITORS = (("vscode", "VS Code"), ("neovim", "Neovim"), ("vim", "Vim"), ("emacs", "Emacs"))
+FIELDS = ("mode", "profile", "hook", "editors", "unfree", "project")
+LABELS = {"mode": "Install mode", "profile": "Profile", "hook": "Shell hook", "editors": "Editors",
+          "unfree": "Unfree packages", "project": "Project folder", "demo": "Demo folder"}
+
+
+def split_list(value: str) -> list[str]:
+    return [v.strip() for v in value.replace(" ", ",").split(",") if v.strip()]
+
+
+def check_unfree(value: str) -> str:
+    bad = [v for v in split_list(value)
+           if not all(ch.isalnum() or ch in "-_." for ch in v) or v[0] in ".-"]
+    return f"not a package attribute name: {', '.join(bad)}" if bad else ""
+
+
+def check_project(value: str) -> str:
+    import os
+
+    v = os.path.expanduser(value.strip())
+    if not v:
+        return ""
+    if not os.path.isabs(v):
+        return "give an absolute path (or ~/...)"
+    if os.path.exists(v) and not os.path.isdir(v):
+        return f"{v} is a file, not a folder"
+    return ""
+
+
+class ChoicesScreen(StepScreen):
+    STEP = "3/6 Choices"
+    HELP = ("Every answer for this setup, in one place. Move with the arrows and press Enter to change "
+            "one; come back here any time before Apply with Esc. Press n (or the button) to review the "
+            "plan: it lists every change before anything runs. These answers are saved after the run "
+            "and can be replayed with `onboard apply --answers FILE`.")
+    BINDINGS = [
+        Binding("enter", "edit", "Change", show=False),
+        Binding("n", "review", "Review plan"),
+        Binding("escape", "back", "Back"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static("Your choices: Enter changes the highlighted one, n reviews the plan.", classes="lead")
+        yield OptionList(id="hub", classes="box")
+        yield Static("", id="missing", classes="lead")
+        with Horizontal(classes="buttons"):
+            yield Button("Review the plan", id="review", variant="primary", compact=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        st = self.app.state
+        c = st.get_choices()
+        if st.recommendation and not st.mode_chosen:
+            c.mode = st.recommendation[0]
+        self.refresh_hub()
+        self.query_one("#hub", OptionList).focus()
+        if st.profiles is None and not c.demo_dir:
+            self.run_worker(self._load_profiles, thread=True, exclusive=True, group="profiles",
+                            exit_on_error=False)
+
+    # -- profiles, off the loop ----------------------------------------------------------------
+    def _load_profiles(self) -> None:
+        try:
+            profiles = list(self.app.services.list_profiles())
+        except Exception as exc:
+            self.post_message(ProfilesLoaded([], error=str(exc)))
+            return
+        self.post_message(ProfilesLoaded(profiles))
+
+    def on_profiles_loaded(self, message: ProfilesLoaded) -> None:
+        st = self.app.state
+        st.profiles, st.profiles_error = message.profiles, message.error
+        self.refresh_hub()
+
+    # -- the hub -------------------------------------------------------------------------------
+    def values(self) -> dict[str, str]:
+        st = self.app.state
+        c = st.get_choices()
+        hook = next((h for h in ("direnv", "lorri") if h in c.components), "none")
+        editors = [e for e, _ in EDITORS if e in c.components]
+        mode = MODE_NAMES.get(c.mode, c.mode)
+        if st.recommendation:
+            rec = st.recommendation[0]
+            mode += " (recommended)" if rec == c.mode else f" (recommended: {MODE_NAMES.get(rec, rec)})"
+        profile = c.profile or "none"
+        if st.profiles is None and not c.demo_dir:
+            profile += " (loading the list...)"
+        elif st.profiles_error and not c.profile:
+            profile += " (no list: " + st.profiles_error + ")"
+        return {
+            "mode": mode, "profile": profile, "hook": hook,
+            "editors": ", ".join(editors) or "none",
+            "unfree": ", ".join(c.allow_unfree) or "none (only free packages)",
+            "project": c.project_dir or "none",
+        }
+
+    def refresh_hub(self) -> None:
+        hub = self.query_one("#hub", OptionList)
+        keep = hub.highlighted
+        values = self.values()
+        hub.clear_options()
+        c = self.app.state.get_choices()
+        if c.demo_dir:
+            t = Text()
+            t.append(f"{LABELS['demo']:<17}", style="bold")
+            t.append(f"{c.demo_dir} (DEMO: the plan only touches this folder)")
+            hub.add_option(Option(t, id="demo", disabled=True))
+        for key in FIELDS:
+            t = Text()
+            t.append(f"{LABELS[key]:<17}", style="bold")
+            t.append(values[key])
+            hub.add_option(Option(t, id=key))
+        first = 1 if c.demo_dir else 0
+        hub.highlighted = keep if keep is not None and keep >= first else first
+        self.query_one("#missing", Static).update(self.missing())
+
+    def missing(self) -> Text:
+        c = self.app.state.get_choices()
+        notes = []
+        if c.demo_dir:
+            notes.append("Demo mode: the plan makes harmless changes inside the demo folder only.")
+        else:
+            if not c.profile:
+                notes.append("No profile: the plan sets up Nix and hooks, but there is no shell to enter yet.")
+            if ("direnv" in c.components or "lorri" in c.components or
+                    any(e in c.components for e, _ in EDITORS)) and not c.project_dir:
+                notes.append("Shell hook and editors need a project folder.")
+        try:
+            c.validate()
+        except ValueError as exc:
+            notes.append(f"Not valid yet: {exc}")
+        return Text("\n".join(notes))
+
+    # -- editing -------------------------------------------------------------------------------
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        self.edit(event.option.id or "")
+
+    def action_edit(self) -> None:
+        hub = self.query_one("#hub", OptionList)
+        if hub.highlighted is not None:
+            self.edit(hub.get_option_at_index(hub.highlighted).id or "")
+
+    def edit(self, key: str) -> None:
+        from onboard.tui.screens import dialogs as d
+
+        st = self.app.state
+        c = st.get_choices()
+        if key == "mode":
+            rec = st.recommendation[0] if st.recommendation else ""
+            opts = [(m, MODE_NAMES[m] + ("  (recommended)" if m == rec else ""))
+                    for m in ("single", "daemon", "skip")]
+            note = ("single-user: Nix owned by you, no root needed after /nix exists. multi-user: a "
+                    "nix-daemon and build users, needs root.")
+            if st.recommendation and st.recommendation[1]:
+                note += f"\nRecommended because: {st.recommendation[1]}"
+            self.app.push_screen(d.PickDialog("Install mode", opts, c.mode, note), self._set_mode)
+        elif key == "profile":
+            names = [(getattr(p, "name", str(p)), f"{getattr(p, 'name', p)}: {getattr(p, 'description', '')}".rstrip(": "))
+                     for p in (st.profiles or [])]
+            note = "" if names else ("No team profiles were found" +
+                                     (f" ({st.profiles_error})" if st.profiles_error else "") + ".")
+            self.app.push_screen(d.PickDialog("Profile", [("", "none")] + names, c.profile, note),
+                                 self._set_profile)
+        elif key == "hook":
+            current = next((h for h in ("direnv", "lorri") if h in c.components), "none")
+            self.app.push_screen(d.PickDialog("Shell hook", HOOKS, current,
+                                              "Loads the profile's shell as you cd into the project."),
+                                 self._set_hook)
+        elif key == "editors":
+            self.app.push_screen(d.MultiDialog("Editors to configure", EDITORS,
+                                               [e for e, _ in EDITORS if e in c.components],
+                                               "Each gets the direnv integration for the project."),
+                                 self._set_editors)
+        elif key == "unfree":
+            self.app.push_screen(d.TextDialog(
+                "Unfree packages to allow", ", ".join(c.allow_unfree),
+                "Allowed one by one, by attribute name (e.g. vscode, google-chrome). Empty: none.",
+                "comma-separated names", check_unfree), self._set_unfree)
+        elif key == "project":
+            self.app.push_screen(d.TextDialog(
+                "Project folder", c.project_dir,
+                "Where the .envrc and editor settings go (absolute path). Empty: none.",
+                "/home/you/src/project", check_project), self._set_project)
+
+    def _changed(self) -> None:
+        self.refresh_hub()
+
+    def _set_mode(self, value: Any) -> None:
+        if value:
+            c = self.app.state.get_choices()
+            c.mode = value
+            self.app.state.mode_chosen = True
+        self._changed()
+
+    def _set_profile(self, value: Any) -> None:
+        if value is not None:
+            self.app.state.get_choices().profile = value
+        self._changed()
+
+    def _set_hook(self, value: Any) -> None:
+        if value is not None:
+            c = self.app.state.get_choices()
+            c.components = [x for x in c.components if x not in ("direnv", "lorri")]
+            if value != "none":
+                c.components.insert(0, value)
+        self._changed()
+
+    def _set_editors(self, value: Any) -> None:
+        if value is not None:
+            c = self.app.state.get_choices()
+            hooks = [x for x in c.components if x in ("direnv", "lorri")]
+            c.components = hooks + [e for e, _ in EDITORS if e in value]
+        self._changed()
+
+    def _set_unfree(self, value: Any) -> None:
+        if value is not None:
+            self.app.state.get_choices().allow_unfree = split_list(value)
+        self._changed()
+
+    def _set_project(self, value: Any) -> None:
+        if value is not None:
+            import os
+
+            self.app.state.get_choices().project_dir = os.path.expanduser(value) if value else ""
+        self._changed()
+
+    # -- onwards -------------------------------------------------------------------------------
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "review":
+            self.action_review()
+
+    def action_review(self) -> None:
+        c = self.app.state.get_choices()
+        try:
+            c.validate()
+        except ValueError as exc:
+            self.notify(f"Not valid yet: {exc}", severity="error", timeout=6)
+            return
+        self.app.show_plan()

@@ -1,0 +1,205 @@
+"""Apply (and revert, and uninstall): a progress bar per action, Nix build and download
+progress, a log pane that can be opened, elapsed time, and a cancel that stops between actions."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.widgets import Footer, Header, Label, ProgressBar, RichLog, Static
+
+from onboard.tui.bridge import EventBridge
+from onboard.tui.jobs import ApplyJob, Job, RevertJob, UninstallJob, receipt_has_changes
+from onboard.tui.messages import EventsPending, RunFinished
+from onboard.tui.progress import RunModel, status_word
+from onboard.tui.screens.base import StepScreen
+from onboard.tui.state import RunSummary
+from onboard.tui.widgets.action_row import ActionRow
+
+__all__ = ["RunScreen", "ApplyJob", "RevertJob", "UninstallJob"]
+
+
+def elapsed_text(seconds: float) -> str:
+    m, s = divmod(int(seconds), 60)
+    return f"elapsed {m}:{s:02d}"
+
+
+class RunScreen(StepScreen):
+    STEP = "5/6 Apply"
+    CAN_GO_BACK = False
+    HELP = ("onboard is changing the machine now, one step at a time; each step is written to the "
+            "receipt before and after it runs. c cancels: the current step finishes, nothing after "
+            "it starts, and you can then resume or undo. l opens the log. There is no going back "
+            "with Esc here: use cancel, then undo.")
+    BINDINGS = [
+        Binding("c", "cancel_run", "Cancel"),
+        Binding("l", "toggle_log", "Log"),
+        Binding("q", "app.quit_app", "Quit"),
+    ]
+
+    def __init__(self, job: Job, rows: list[dict[str, Any]]) -> None:
+        super().__init__()
+        from onboard.core.engine.plan import CancelToken
+
+        self.job = job
+        self.model = RunModel(rows, mode="revert" if job.kind != "apply" else "apply")
+        self.cancel = CancelToken()
+        self.bridge = EventBridge(self, self._deliver)
+        self.rows: dict[str, ActionRow] = {}
+        self.started = 0.0
+        self.finished = False
+        self.log_written = 0
+        if job.kind != "apply":
+            self.STEP = {"revert": "Undo", "uninstall": "Uninstall"}.get(job.kind, job.kind)
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(Text(f"{self.job.verb}: {self.job.title}", style="bold"), id="run-title", classes="lead")
+        with Horizontal(id="overall"):
+            yield Label("", id="overall-label", classes="label")
+            yield ProgressBar(total=max(self.model.total, 1), show_eta=False, id="overall-bar")
+            yield Label(elapsed_text(0), id="elapsed")
+        yield Static("", id="nix", classes="muted hidden")
+        with VerticalScroll(id="actions", classes="box"):
+            for view in self.model.views():
+                row = self.rows[view.id] = ActionRow(view)
+                yield row
+        yield RichLog(id="log-pane", classes="hidden", max_lines=2000, wrap=False, markup=False)
+        yield Static("", id="run-status", classes="lead")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.app.running = True
+        self.started = time.monotonic()
+        self._update_overall()
+        self._set_status()
+        self.set_interval(1.0, self._tick)
+        self.run_worker(self._work, thread=True, exclusive=True, group="run", exit_on_error=False)
+
+    # -- the worker --------------------------------------------------------------------------
+    def _work(self) -> None:
+        log_path = ""
+        try:
+            try:
+                log_path = str(self.bridge.open_log(self.app.services.log_dir(), self.job.log_name))
+            except OSError:
+                log_path = ""
+            result = self.job.run(self.bridge, self.cancel)
+        except Exception as exc:  # a bug in a job: still end on the failure screen
+            from onboard.tui.jobs import JobResult
+
+            result = JobResult("failed", [f"{type(exc).__name__}: {exc}"])
+        finally:
+            self.bridge.close_log()
+        self.post_message(RunFinished(result.status, result.errors, result.outcome, log_path,
+                                      result.answers_path))
+
+    # -- events ------------------------------------------------------------------------------
+    def on_events_pending(self, message: EventsPending) -> None:
+        message.bridge.pending()
+
+    def _deliver(self, events: list[Any]) -> None:
+        touched: set[str] = set()
+        for e in events:
+            self.model.feed(e)
+            aid = getattr(e, "action_id", "")
+            if aid:
+                touched.add(aid)
+        container = self.query_one("#actions", VerticalScroll)
+        for aid in touched:
+            view = self.model.actions.get(aid)
+            if view is None:
+                continue
+            row = self.rows.get(aid)
+            if row is None:
+                row = self.rows[aid] = ActionRow(view)
+                container.mount(row)
+            elif row.is_mounted:
+                row.refresh_view()
+        current = self.rows.get(self.model.current)
+        if current is not None and current.is_mounted:
+            container.scroll_to_widget(current, animate=False)
+        self._update_overall()
+        self._write_log()
+        self._set_status()
+
+    def _update_overall(self) -> None:
+        m = self.model
+        total = max(m.total, len(m.order), 1)
+        self.query_one("#overall-label", Label).update(f"{m.finished} of {total} steps")
+        self.query_one("#overall-bar", ProgressBar).update(total=total, progress=m.finished)
+        nix = m.nix_summary()
+        w = self.query_one("#nix", Static)
+        w.update("Nix: " + nix if nix else "")
+        w.set_class(not nix, "hidden")
+
+    def _write_log(self) -> None:
+        m = self.model
+        new = m.log_total - self.log_written
+        if new <= 0:
+            return
+        lines = list(m.log)[-min(new, len(m.log)):]
+        pane = self.query_one("#log-pane", RichLog)
+        for _, level, line in lines:
+            pane.write(Text(line, style="bold" if level in ("warn", "error") else ""))
+        self.log_written = m.log_total
+
+    def _set_status(self) -> None:
+        if self.finished:
+            return
+        st = self.query_one("#run-status", Static)
+        if self.cancel.cancelled:
+            st.update(Text("Cancelling: the current step finishes, nothing after it starts...", style="bold"))
+            return
+        cur = self.model.actions.get(self.model.current)
+        what = f"Now: {cur.description}. " if cur else ""
+        tail = "c cancels (stops between steps), l shows the log." if self.job.cancellable else "l shows the log."
+        st.update(what + tail)
+
+    def _tick(self) -> None:
+        if not self.finished:
+            self.query_one("#elapsed", Label).update(elapsed_text(time.monotonic() - self.started))
+
+    # -- actions -------------------------------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "cancel_run" and (not self.job.cancellable or self.finished):
+            return None
+        return super().check_action(action, parameters)
+
+    def action_cancel_run(self) -> None:
+        if self.job.cancellable and not self.finished:
+            self.cancel.cancel()
+            self._set_status()
+            self.refresh_bindings()
+
+    def action_toggle_log(self) -> None:
+        self.query_one("#log-pane", RichLog).toggle_class("hidden")
+
+    # -- the end -------------------------------------------------------------------------------
+    def on_run_finished(self, message: RunFinished) -> None:
+        self.bridge.flush()
+        self.finished = True
+        self.app.running = False
+        m = self.model
+        status = message.status
+        if status == "ok" and m.status == "cancelled":
+            status = "cancelled"
+        outcome = message.outcome
+        receipt = getattr(outcome, "receipt", None)
+        summary = RunSummary(
+            kind=self.job.kind, title=self.job.title, status=status,
+            changed=[(status_word(v.status), v.description) for v in m.views() if v.status != "waiting"],
+            total=max(m.total, len(m.order)), failure=m.failure,
+            errors=list(message.errors) or list(m.errors), tail=m.tail(), log_path=message.log_path,
+            answers_path=message.answers_path,
+            receipt_path=str(getattr(receipt, "path", "") or ""),
+            can_revert=self.job.kind == "apply" and receipt_has_changes(outcome),
+            profile=getattr(getattr(self.job, "choices", None), "profile", "") or "",
+            outcome=outcome,
+        )
+        self.app.run_ended(summary)

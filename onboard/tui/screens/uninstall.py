@@ -1,0 +1,111 @@
+"""Uninstall: preview everything onboard would undo, confirm, then watch it go."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.widgets import Button, Footer, Header, Static
+
+from onboard.tui.messages import UninstallPlanned
+from onboard.tui.screens.base import StepScreen
+
+
+def uninstall_text(rows: list[dict[str, Any]]) -> Text:
+    t = Text()
+    for i, r in enumerate(rows, 1):
+        if i > 1:
+            t.append("\n")
+        t.append(f"{i:>3}. ", style="bold")
+        t.append(str(r.get("description", "")))
+        for p in r.get("paths") or []:
+            t.append("\n       path: ", style="dim")
+            t.append(str(p))
+    return t
+
+
+class UninstallScreen(StepScreen):
+    STEP = "Uninstall"
+    HELP = ("Everything onboard recorded in its receipts, undone newest first: files are restored byte "
+            "for byte (or, where you edited them since, only onboard's own block is removed), and "
+            "what onboard created is removed. Nothing happens until you press u and confirm.")
+    BINDINGS = [
+        Binding("u", "uninstall", "Uninstall"),
+        Binding("escape", "back", "Back"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.plan: Any = None
+        self.rows: list[dict[str, Any]] = []
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static("Finding what onboard changed on this machine (nothing changes)...",
+                     id="un-status", classes="lead")
+        with VerticalScroll(id="un-scroll", classes="box"):
+            yield Static("", id="un-rows")
+        with Horizontal(classes="buttons"):
+            yield Button("Uninstall all of it", id="uninstall", variant="error", compact=True, disabled=True)
+            yield Button("Back", id="back", compact=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.query_one("#back", Button).focus()
+        self.run_worker(self._plan, thread=True, exclusive=True, group="uninstall", exit_on_error=False)
+
+    def _plan(self) -> None:
+        try:
+            plan = self.app.services.plan_uninstall()
+            rows = plan.rows()
+        except Exception as exc:
+            self.post_message(UninstallPlanned(None, [], error=str(exc)))
+            return
+        self.post_message(UninstallPlanned(plan, rows))
+
+    def on_uninstall_planned(self, message: UninstallPlanned) -> None:
+        status = self.query_one("#un-status", Static)
+        if message.error:
+            status.update(Text("Could not work out what to undo: " + message.error, style="bold"))
+            return
+        self.plan, self.rows = message.plan, message.rows
+        if not self.rows:
+            status.update(Text("Nothing to uninstall: onboard has no recorded changes on this machine.",
+                               style="bold"))
+            return
+        status.update(Text(f"{len(self.rows)} step(s) to undo, newest first. Nothing has changed yet.",
+                           style="bold"))
+        self.query_one("#un-rows", Static).update(uninstall_text(self.rows))
+        button = self.query_one("#uninstall", Button)
+        button.disabled = False
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "uninstall" and not self.rows:
+            return None
+        return super().check_action(action, parameters)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "uninstall":
+            self.action_uninstall()
+        else:
+            self.action_back()
+
+    def action_uninstall(self) -> None:
+        if not self.rows:
+            return
+        from onboard.tui.screens.dialogs import ConfirmDialog
+
+        self.app.push_screen(ConfirmDialog(f"Undo all {len(self.rows)} step(s) now?",
+                                           "This puts back what onboard changed. It cannot be cancelled "
+                                           "half-way; a step that cannot be undone is reported and the "
+                                           "rest still go.", yes="Uninstall", no="Keep"),
+                             self._confirmed)
+
+    def _confirmed(self, yes: Any) -> None:
+        if yes:
+            self.app.start_uninstall(self.plan, self.rows)

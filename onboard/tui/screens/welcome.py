@@ -1,0 +1,100 @@
+"""Welcome: who this is for, what will happen, and how to undo it. Drawn with textual alone."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.widgets import Button, Footer, Header, Static
+
+from onboard.tui.messages import TeamLoaded
+from onboard.tui.screens.base import StepScreen
+
+STEPS = """\
+What will happen:
+  1. Check this machine (reads only, changes nothing)
+  2. Pick your setup: Nix install mode, profile, shell hook, editors
+  3. Review every change with its path; nothing runs until you confirm
+  4. Apply it with live progress; cancel stops safely between steps
+  5. Enter your team's dev shell"""
+
+UNDO = ("How to undo it: every change is recorded in a receipt with a backup of each file "
+        "it touches. `onboard uninstall` (or u here) puts everything back.")
+
+
+def welcome_title(team: str) -> str:
+    return f"Welcome to onboard for the {team} team" if team else "Welcome to onboard"
+
+
+class WelcomeScreen(StepScreen):
+    STEP = "1/6 Welcome"
+    HELP = ("onboard takes this machine to your team's pinned Nix dev shell. Press Enter to start: "
+            "it first checks the machine without changing anything. You can leave at any point "
+            "before the Apply step and nothing will have changed.")
+    BINDINGS = [
+        Binding("enter", "start", "Start", show=True),
+        Binding("p", "profiles", "Profiles"),
+        Binding("u", "uninstall", "Uninstall"),
+        Binding("q", "quit", "Quit"),
+        Binding("escape", "quit", "Quit", show=False),
+    ]
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with VerticalScroll():
+            yield Static(welcome_title(""), id="welcome-title", classes="title")
+            yield Static("onboard sets this machine up for your team: Nix, the team's pinned "
+                         "development shell, and the hooks that load it in your shell and editor.",
+                         classes="lead")
+            yield Static(STEPS, classes="lead")
+            yield Static(UNDO, classes="lead")
+            demo = self.app.state.demo_dir
+            if demo:
+                yield Static(f"DEMO MODE: the plan only makes harmless changes inside {demo}.",
+                             classes="notice")
+            with Horizontal(classes="buttons"):
+                yield Button("Start", id="start", variant="primary", compact=True)
+                yield Button("Profiles", id="profiles", compact=True)
+                yield Button("Uninstall", id="uninstall", compact=True)
+                yield Button("Quit", id="quit", compact=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.query_one("#start", Button).focus()
+        if self.app.state.team:
+            self._show_team(self.app.state.team)
+        else:
+            # The team config is read off the loop, after the screen has drawn.
+            self.run_worker(self._load_team, thread=True, exit_on_error=False, group="team")
+
+    def _load_team(self) -> None:
+        try:
+            name = self.app.services.team_name()
+        except Exception:
+            name = ""
+        if name:
+            self.post_message(TeamLoaded(name))
+
+    def on_team_loaded(self, message: TeamLoaded) -> None:
+        self.app.state.team = message.name
+        self._show_team(message.name)
+
+    def _show_team(self, team: str) -> None:
+        self.query_one("#welcome-title", Static).update(welcome_title(team))
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        {"start": self.action_start, "profiles": self.action_profiles,
+         "uninstall": self.action_uninstall, "quit": self.action_quit}[event.button.id or "quit"]()
+
+    def action_start(self) -> None:
+        self.app.show_checks()
+
+    def action_profiles(self) -> None:
+        self.app.show_profiles()
+
+    def action_uninstall(self) -> None:
+        self.app.show_uninstall()
+
+    def action_quit(self) -> None:
+        self.app.action_quit_app()
