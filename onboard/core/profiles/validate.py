@@ -664,18 +664,24 @@ def check_editors(node: Optional[YNode], c: Checker) -> dict[str, Any]:
             sections: dict[str, dict[str, str]] = {}
             for pair in em.pairs():
                 sec = c.text(pair.key, "editors.editorconfig section")
-                props = c.text_map(pair.value, f"editors.editorconfig.{pair.key.raw}",
-                                   key_pattern=r"[a-z_]+", key_hint="a property like indent_style")
-                if sec is not None and props is not None:
-                    sections[sec] = {k: _ec_value(v, n) for k, (v, n) in props.items()}
+                what = f"editors.editorconfig.{pair.key.raw}"
+                pm = c.mapping(pair.value, what)
+                if sec is None or pm is None:
+                    continue
+                props: dict[str, str] = {}
+                for pp in pm.pairs():
+                    key = c.text(pp.key, f"{what} property", pattern=r"[a-z_]+",
+                                 pattern_hint="a property like indent_style")
+                    v = pp.value
+                    if v.kind == "scalar" and isinstance(v.value, bool):
+                        val: Optional[str] = "true" if v.value else "false"
+                    else:
+                        val = c.text(v, f"{what}.{pp.key.raw}", numbers=True)
+                    if key is not None and val is not None:
+                        props[key] = val
+                sections[sec] = props
             out["editorconfig"] = sections
     return out
-
-
-def _ec_value(v: str, node: YNode) -> str:
-    if isinstance(node.value, bool):
-        return "true" if node.value else "false"
-    return v
 
 
 def check_services(node: Optional[YNode], c: Checker) -> dict[str, Any]:
