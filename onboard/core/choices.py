@@ -28,6 +28,7 @@ class Choices:
     project_dir: str = ""
     allow_unfree: list[str] = field(default_factory=list)  # unfree packages allowed one by one
     demo_dir: str = ""  # plan only harmless demo changes inside this directory
+    build_users: int = 32  # daemon mode: how many nixbld build users (the official default is 32)
 
     def validate(self) -> None:
         if self.mode not in MODES:
@@ -43,6 +44,8 @@ class Choices:
         if self.sha256 and (len(self.sha256) != 64 or any(c not in "0123456789abcdef"
                                                           for c in self.sha256.lower())):
             raise ChoicesError("--sha256 takes the 64 hex digits of the tarball's SHA-256")
+        if not isinstance(self.build_users, int) or not 1 <= self.build_users <= 256:
+            raise ChoicesError("build_users must be a whole number from 1 to 256")
         if self.tarball and not self.sha256 and not self.nix_version:
             pass  # a known version's hash may come from the table; checked by the planner
 
