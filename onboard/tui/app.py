@@ -6,6 +6,7 @@ Everything slow runs in the screens' thread workers, which call `Services`.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Optional
 
@@ -30,7 +31,7 @@ class TuiResult:
 
 class OnboardApp(App[TuiResult]):
     TITLE = "onboard"
-    CSS_PATH = "onboard.tcss"
+    CSS_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "onboard.tcss")
     ENABLE_COMMAND_PALETTE = False
     BINDINGS = [
         Binding("question_mark,f1", "help", "Help", key_display="?"),

@@ -25,6 +25,10 @@ class StepScreen(Screen):
         demo = getattr(self.app.state, "demo_dir", "")
         self.title = "onboard" + (f" {self.STEP}" if self.STEP else "")
         self.sub_title = f"DEMO: changes only inside {demo}" if demo else ""
+        from onboard.tui.widgets.bars import TitleBar
+
+        for bar in self.query(TitleBar):
+            bar.show(self.title, self.sub_title)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "back" and not self.CAN_GO_BACK:

@@ -8,13 +8,14 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.widgets import Button, Footer, Header, Label, ListItem, ListView, Static
+from textual.widgets import Button, Label, ListItem, ListView, Static
 
 from onboard.tui.bridge import EventBridge
 from onboard.tui.messages import ChecksFinished, EventsPending
 from onboard.tui.screens.base import StepScreen
 from onboard.tui.state import CheckView, check_view
 from onboard.tui.theme import badge
+from onboard.tui.widgets.bars import KeyBar, TitleBar
 
 MODE_NAMES = {"single": "single-user", "daemon": "multi-user (daemon)", "skip": "leave Nix as it is"}
 
@@ -78,7 +79,7 @@ class ChecksScreen(StepScreen):
         self.bridge = EventBridge(self, self._deliver)
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield TitleBar()
         yield Static("Checking this machine (reading only, nothing changes)...", id="checks-status",
                      classes="lead")
         yield ListView(id="checks", classes="box")
@@ -86,7 +87,7 @@ class ChecksScreen(StepScreen):
         with Horizontal(classes="buttons"):
             yield Button("Continue", id="continue", variant="primary", compact=True, disabled=True)
             yield Button("Re-run checks", id="rerun", compact=True, disabled=True)
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         super().on_mount()

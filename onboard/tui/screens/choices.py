@@ -9,12 +9,13 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.widgets import Button, Footer, Header, OptionList, Static
+from textual.widgets import Button, OptionList, Static
 from textual.widgets.option_list import Option
 
 from onboard.tui.messages import ProfilesLoaded
 from onboard.tui.screens.base import StepScreen
 from onboard.tui.screens.checks import MODE_NAMES
+from onboard.tui.widgets.bars import KeyBar, TitleBar
 
 HOOKS = (("none", "none: no shell hook"), ("direnv", "direnv: the shell loads as you cd into the project"),
          ("lorri", "lorri: direnv with lorri's background builds"))
@@ -60,13 +61,13 @@ class ChoicesScreen(StepScreen):
     ]
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield TitleBar()
         yield Static("Your choices: Enter changes the highlighted one, n reviews the plan.", classes="lead")
         yield OptionList(id="hub", classes="box")
         yield Static("", id="missing", classes="lead")
         with Horizontal(classes="buttons"):
             yield Button("Review the plan", id="review", variant="primary", compact=True)
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         super().on_mount()

@@ -6,12 +6,14 @@ from __future__ import annotations
 from typing import Any, Callable, Iterable, Optional
 
 from rich.text import Text
-from textual.app import ComposeResult
+from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Button, Footer, Input, OptionList, SelectionList, Static
+from textual.widgets import Button, Input, OptionList, SelectionList, Static
 from textual.widgets.option_list import Option
+
+from onboard.tui.widgets.bars import KeyBar
 
 
 class Dialog(ModalScreen):
@@ -40,7 +42,7 @@ class ConfirmDialog(Dialog):
             with Horizontal(classes="buttons"):
                 yield Button(self.yes, id="yes", variant="primary", compact=True)
                 yield Button(self.no, id="no", compact=True)
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.query_one("#no" if self.no else "#yes", Button).focus()
@@ -70,7 +72,7 @@ class PickDialog(Dialog):
                 yield Static(self.note, classes="muted")
             yield OptionList(*[Option(label, id=key) for key, label in self.options], id="pick")
             yield Static("Enter chooses, Esc keeps the current value", classes="muted")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         ol = self.query_one(OptionList)
@@ -107,7 +109,7 @@ class MultiDialog(Dialog):
             yield _DoneSelectionList(*[(label, key, key in self.selected) for key, label in self.options],
                                      id="multi")
             yield Static("Space toggles, Enter done, Esc keeps the current value", classes="muted")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.query_one(SelectionList).focus()
@@ -130,7 +132,7 @@ class TextDialog(Dialog):
             yield Input(value=self.value, placeholder=self.placeholder, id="value")
             yield Static("", id="problem", classes="muted")
             yield Static("Enter keeps it, Esc keeps the current value", classes="muted")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.query_one(Input).focus()
@@ -159,7 +161,7 @@ class TextScreen(Dialog):
             with VerticalScroll(classes="body"):
                 yield Static(self.body)
             yield Static("Esc or Enter closes", classes="muted")
-        yield Footer()
+        yield KeyBar()
 
 
 class HelpScreen(TextScreen):
@@ -173,12 +175,15 @@ class HelpScreen(TextScreen):
         seen = set()
         for key, active in screen.active_bindings.items():
             b = active.binding
+            if not isinstance(active.node, (Screen, App)) or b.action == "copy_text":
+                continue  # widgets' own keys are summed up below
             if not b.description or (b.action, b.description) in seen or not active.enabled:
                 continue
             seen.add((b.action, b.description))
             shown = b.key_display or screen.app.get_key_display(b)
             text.append(f"  {shown:<14}", style="bold")
             text.append(b.description + "\n")
+        text.append("  Tab/Shift+Tab move between parts; arrows move in lists; Enter chooses.\n")
         text.append("\nStatus is always written as a word: OK, WARN, FAIL, DONE, SKIP, RUN, WAIT.\n"
                     "Everything onboard changes can be undone with `onboard uninstall`.")
         return cls("Help: " + (getattr(screen, "STEP", "") or "onboard").split(" ", 1)[-1], text)

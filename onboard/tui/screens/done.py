@@ -6,11 +6,12 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
-from textual.widgets import Button, Footer, Header, Static
+from textual.widgets import Button, Static
 
 from onboard.tui.screens.base import StepScreen
 from onboard.tui.state import RunSummary
 from onboard.tui.theme import badge
+from onboard.tui.widgets.bars import KeyBar, TitleBar
 
 HEADLINES = {
     "apply": "Done: {title}.",
@@ -52,7 +53,7 @@ class DoneScreen(StepScreen):
 
     def compose(self) -> ComposeResult:
         s = self.summary
-        yield Header()
+        yield TitleBar()
         yield Static(Text(HEADLINES.get(s.kind, "Done.").format(title=s.title), style="bold"),
                      id="done-title", classes="title")
         n_done = sum(1 for w, _ in s.changed if w in ("DONE", "UNDONE"))
@@ -65,7 +66,7 @@ class DoneScreen(StepScreen):
             if self.can_shell:
                 yield Button(f"Enter the shell now ({s.profile})", id="shell", variant="primary", compact=True)
             yield Button("Quit", id="quit", compact=True)
-        yield Footer()
+        yield KeyBar()
 
     @property
     def can_shell(self) -> bool:

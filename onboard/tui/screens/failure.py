@@ -7,10 +7,11 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
-from textual.widgets import Button, Footer, Header, Static
+from textual.widgets import Button, Static
 
 from onboard.tui.screens.base import StepScreen
 from onboard.tui.state import RunSummary
+from onboard.tui.widgets.bars import KeyBar, TitleBar
 
 
 class FailureScreen(StepScreen):
@@ -70,7 +71,7 @@ class FailureScreen(StepScreen):
 
     def compose(self) -> ComposeResult:
         s = self.summary
-        yield Header()
+        yield TitleBar()
         yield Static(self.headline(), id="fail-title", classes="title")
         yield Static(self.cause(), id="fail-cause", classes="lead")
         yield Static(f"Last {min(len(s.tail), 20)} log lines:" if s.tail else "No log lines.", classes="lead")
@@ -88,7 +89,7 @@ class FailureScreen(StepScreen):
             if self.can_revert:
                 yield Button("Revert what was done", id="revert", compact=True)
             yield Button("Quit", id="quit", compact=True)
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         super().on_mount()

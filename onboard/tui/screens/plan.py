@@ -8,12 +8,13 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
-from textual.widgets import Button, Footer, Header, Static
+from textual.widgets import Button, Static
 
 from onboard.tui.messages import PlanFailed, PlanReady
 from onboard.tui.progress import status_word
 from onboard.tui.screens.base import StepScreen
 from onboard.tui.theme import badge
+from onboard.tui.widgets.bars import KeyBar, TitleBar
 
 
 def plan_text(rows: list[dict[str, Any]]) -> Text:
@@ -58,14 +59,14 @@ class PlanScreen(StepScreen):
         self.blocked = ""
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield TitleBar()
         yield Static("Working out the plan (nothing changes)...", id="plan-status", classes="lead")
         with VerticalScroll(id="plan-scroll", classes="box"):
             yield Static("", id="plan-rows")
         with Horizontal(classes="buttons"):
             yield Button("Apply these changes", id="apply", variant="primary", compact=True, disabled=True)
             yield Button("Back to choices", id="back", compact=True)
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         super().on_mount()

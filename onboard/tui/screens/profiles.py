@@ -10,7 +10,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.widgets import Footer, Header, OptionList, Static
+from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from onboard.tui.bridge import EventBridge
@@ -18,6 +18,7 @@ from onboard.tui.messages import (EventsPending, GenerationsLoaded, ProfilesLoad
                                   SwitchPreview)
 from onboard.tui.progress import RunModel
 from onboard.tui.screens.base import StepScreen
+from onboard.tui.widgets.bars import KeyBar, TitleBar
 
 
 def generations_text(state: Any) -> Text:
@@ -57,14 +58,14 @@ class ProfilesScreen(StepScreen):
         self.bridge = EventBridge(self, self._deliver)
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield TitleBar()
         yield Static("", id="prof-head", classes="lead")
         yield OptionList(id="prof-list", classes="box")
         yield Static("Generations", classes="title")
         with VerticalScroll(id="gen-scroll", classes="box"):
             yield Static("Loading...", id="gen-list")
         yield Static("", id="prof-status", classes="lead")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         super().on_mount()

@@ -10,7 +10,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
-from textual.widgets import Footer, Header, Label, ProgressBar, RichLog, Static
+from textual.widgets import Label, ProgressBar, RichLog, Static
 
 from onboard.tui.bridge import EventBridge
 from onboard.tui.jobs import ApplyJob, Job, RevertJob, UninstallJob, receipt_has_changes
@@ -19,6 +19,7 @@ from onboard.tui.progress import RunModel, status_word
 from onboard.tui.screens.base import StepScreen
 from onboard.tui.state import RunSummary
 from onboard.tui.widgets.action_row import ActionRow
+from onboard.tui.widgets.bars import KeyBar, TitleBar
 
 __all__ = ["RunScreen", "ApplyJob", "RevertJob", "UninstallJob"]
 
@@ -57,7 +58,7 @@ class RunScreen(StepScreen):
             self.STEP = {"revert": "Undo", "uninstall": "Uninstall"}.get(job.kind, job.kind)
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield TitleBar()
         yield Static(Text(f"{self.job.verb}: {self.job.title}", style="bold"), id="run-title", classes="lead")
         with Horizontal(id="overall"):
             yield Label("", id="overall-label", classes="label")
@@ -70,7 +71,7 @@ class RunScreen(StepScreen):
                 yield row
         yield RichLog(id="log-pane", classes="hidden", max_lines=2000, wrap=False, markup=False)
         yield Static("", id="run-status", classes="lead")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         super().on_mount()

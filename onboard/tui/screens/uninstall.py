@@ -8,10 +8,11 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
-from textual.widgets import Button, Footer, Header, Static
+from textual.widgets import Button, Static
 
 from onboard.tui.messages import UninstallPlanned
 from onboard.tui.screens.base import StepScreen
+from onboard.tui.widgets.bars import KeyBar, TitleBar
 
 
 def uninstall_text(rows: list[dict[str, Any]]) -> Text:
@@ -43,7 +44,7 @@ class UninstallScreen(StepScreen):
         self.rows: list[dict[str, Any]] = []
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield TitleBar()
         yield Static("Finding what onboard changed on this machine (nothing changes)...",
                      id="un-status", classes="lead")
         with VerticalScroll(id="un-scroll", classes="box"):
@@ -51,7 +52,7 @@ class UninstallScreen(StepScreen):
         with Horizontal(classes="buttons"):
             yield Button("Uninstall all of it", id="uninstall", variant="error", compact=True, disabled=True)
             yield Button("Back", id="back", compact=True)
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         super().on_mount()

@@ -5,10 +5,11 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
-from textual.widgets import Button, Footer, Header, Static
+from textual.widgets import Button, Static
 
 from onboard.tui.messages import TeamLoaded
 from onboard.tui.screens.base import StepScreen
+from onboard.tui.widgets.bars import KeyBar, TitleBar
 
 STEPS = """\
 What will happen:
@@ -40,7 +41,7 @@ class WelcomeScreen(StepScreen):
     ]
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield TitleBar()
         with VerticalScroll():
             yield Static(welcome_title(""), id="welcome-title", classes="title")
             yield Static("onboard sets this machine up for your team: Nix, the team's pinned "
@@ -57,7 +58,7 @@ class WelcomeScreen(StepScreen):
                 yield Button("Profiles", id="profiles", compact=True)
                 yield Button("Uninstall", id="uninstall", compact=True)
                 yield Button("Quit", id="quit", compact=True)
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         super().on_mount()
