@@ -1,0 +1,1 @@
+"""Editor integration: each editor gets the project's direnv environment, reversibly."""

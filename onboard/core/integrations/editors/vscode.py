@@ -1,0 +1,88 @@
+"""VS Code: the direnv extension (recommended in the project, set up in user settings) and
+the project's Python interpreter. Every file is JSON with comments and is edited key by
+key (see jsonc.py): the user's comments and formatting stay as they were.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+from onboard.core import paths
+from onboard.core.engine.action import Action
+from onboard.core.integrations.actions import JsoncEdit
+
+Which = Callable[[str], Optional[str]]
+
+DIRENV_EXTENSION = "mkhl.direnv"
+_STANDARD_BIN = ("/usr/bin", "/bin", "/usr/local/bin", "/opt/homebrew/bin")
+
+
+def user_settings_path() -> Path:
+    if sys.platform == "darwin":
+        return paths.home() / "Library" / "Application Support" / "Code" / "User" / "settings.json"
+    return paths.config_home() / "Code" / "User" / "settings.json"
+
+
+def interpreter_path(profile: Any) -> str:
+    """The profile's Python for the project, as VS Code should see it.
+
+    A profile with `python:` gets a virtualenv made inside the shell, at a path relative to
+    the project (default .venv): `${workspaceFolder}/.venv/bin/python` stays right across
+    rebuilds, where a /nix/store path would go stale after the next profile change.
+    Without `python:` there is nothing stable to point at: the direnv extension puts the
+    shell's python first on PATH, which the Python extension finds by itself.
+    """
+    spec = getattr(profile, "python", None)
+    if spec is None:
+        return ""
+    venv = getattr(spec, "venv_dir", ".venv") or ".venv"
+    if os.path.isabs(venv):
+        return os.path.join(venv, "bin", "python")
+    return "${workspaceFolder}/" + venv.strip("/").removeprefix("./") + "/bin/python"
+
+
+def user_values(which: Which = shutil.which) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        # restart the other extensions once direnv has loaded, so they see the environment
+        "direnv.restart.automatic": True,
+    }
+    direnv = which("direnv")
+    if direnv and os.path.dirname(direnv) not in _STANDARD_BIN:
+        # VS Code started from a desktop menu may not have ~/.nix-profile/bin on PATH
+        values["direnv.path.executable"] = direnv
+    return values
+
+
+def vscode_actions(project: str, profile: Any = None, which: Which = shutil.which) -> list[Action]:
+    settings = user_settings_path()
+    acts: list[Action] = [JsoncEdit(path=str(settings), values=user_values(which),
+                                    summary=f"set up the direnv extension in VS Code's user settings ({settings})")]
+    if not project:
+        return acts
+    team = {}
+    editors = getattr(profile, "editors", None) or {}
+    if isinstance(editors.get("vscode"), dict):
+        team = editors["vscode"]
+    recommendations = [DIRENV_EXTENSION] + [e for e in team.get("extensions", []) or []
+                                            if isinstance(e, str) and e != DIRENV_EXTENSION]
+    ext = Path(project) / ".vscode" / "extensions.json"
+    acts.append(JsoncEdit(path=str(ext), items={"recommendations": recommendations},
+                          summary=f"recommend {', '.join(recommendations)} in {ext}"))
+    values: dict[str, Any] = {}
+    interp = interpreter_path(profile)
+    if interp:
+        values["python.defaultInterpreterPath"] = interp
+    if isinstance(team.get("settings"), dict):
+        values.update(team["settings"])
+    if values:
+        ws = Path(project) / ".vscode" / "settings.json"
+        acts.append(JsoncEdit(path=str(ws), values=values,
+                              summary=f"set {', '.join(values)} in {ws}"))
+    return acts
+
+
+__all__ = ["vscode_actions", "user_settings_path", "interpreter_path", "DIRENV_EXTENSION"]

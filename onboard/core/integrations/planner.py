@@ -1,0 +1,167 @@
+"""Plan the integrations a new hire chose: direnv or lorri (shell hooks, direnv library,
+.envrc, lorri's service) and editor configs.
+
+Editors are configured when asked for (choices.components); the plan names installed
+editors that were not asked for, so `--with` can add them. lorri mode falls back to
+direnv mode when lorri is not installed, and the plan says so.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+from onboard.core.choices import Choices, ChoicesError
+from onboard.core.engine.action import Action
+from onboard.core.engine.plan import Plan
+from onboard.core.integrations import direnv as dv
+from onboard.core.integrations import lorri as lr
+from onboard.core.integrations.actions import PlanNote
+
+Which = Callable[[str], Optional[str]]
+
+#: component -> the program that says the editor is installed
+EDITORS = {"vscode": "code", "neovim": "nvim", "vim": "vim", "emacs": "emacs"}
+EDITOR_NAMES = {"vscode": "VS Code", "neovim": "Neovim", "vim": "Vim", "emacs": "Emacs"}
+
+
+def installed_editors(which: Which = shutil.which) -> list[str]:
+    return [comp for comp, prog in EDITORS.items() if which(prog)]
+
+
+def suggested_components(which: Which = shutil.which) -> list[str]:
+    """What a Choices screen should tick by default: lorri when installed (else direnv)
+    and the editors found on PATH."""
+    return (["lorri"] if which("lorri") else ["direnv"]) + installed_editors(which)
+
+
+def choose_mode(components: list[str], which: Which = shutil.which) -> tuple[str, str]:
+    """("direnv" | "lorri" | "", note). lorri asked for but not installed: direnv, with a note."""
+    if "lorri" in components:
+        if which("lorri"):
+            return "lorri", ""
+        return "direnv", ("lorri is not installed (no `lorri` on PATH), so direnv mode is used: "
+                          "the .envrc loads the profile with `use onboard`; install lorri and run "
+                          "again to switch to lorri mode")
+    if "direnv" in components:
+        return "direnv", ""
+    return "", ""
+
+
+def load_profile(name: str) -> tuple[Any, str]:
+    """(profile or None, why not)."""
+    if not name:
+        return None, ""
+    try:
+        from onboard.core.profiles.loader import load_profile as _load
+
+        return _load(name), ""
+    except NotImplementedError:
+        return None, "profiles cannot be loaded yet"
+    except Exception as exc:  # a bad profile is reported by the profile checks; here it only
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return None, first  # means its editor settings are left out
+
+
+def _init_system(choices: Choices) -> str:
+    if choices.init in ("systemd", "none"):
+        return choices.init
+    from onboard.core import machine
+
+    return machine.init_system()
+
+
+def plan_integrations(choices: Choices, which: Which = shutil.which,
+                      init: Optional[str] = None) -> Plan:
+    comps = list(choices.components)
+    plan = Plan(name="integrations", title="direnv, lorri and editor integration")
+    notes: list[str] = []
+    acts: list[Action] = []
+
+    def note(message: str, level: str = "warn") -> None:
+        notes.append(message)
+        acts.append(PlanNote(message=message, level=level))
+
+    project = ""
+    if choices.project_dir:
+        p = Path(os.path.expanduser(choices.project_dir)).absolute()
+        if not p.is_dir():
+            raise ChoicesError(f"project directory {p} does not exist (create it or pass another --project)")
+        project = str(p)
+    if choices.profile and not dv.PROFILE_NAME.match(choices.profile):
+        raise ChoicesError(f"{choices.profile!r} is not a profile name (letters, digits, '.', '_' and '-')")
+    profile, why = load_profile(choices.profile)
+    if choices.profile and profile is None and why:
+        note(f"profile {choices.profile} could not be read ({why}): its editor settings are left out",
+             level="info")
+
+    mode, fallback = choose_mode(comps, which)
+    if fallback:
+        note(fallback)
+    if mode:
+        if not which("direnv"):
+            note("direnv is not installed: the hooks and .envrc are set up, but nothing loads until "
+                 "direnv is installed (e.g. `apt install direnv` or `nix profile install nixpkgs#direnv`)")
+        acts.extend(dv.hook_actions(dv.wanted_shells(which)))
+        if mode == "direnv":
+            acts.append(dv.library_action())
+        else:
+            lorri_bin = which("lorri") or "lorri"
+            acts.extend(lr.service_actions(os.path.abspath(lorri_bin), init or _init_system(choices), which))
+        if project:
+            shell_file = lr.shell_file_for(project, choices.profile) if mode == "lorri" else ""
+            if mode == "lorri" and shell_file:
+                note(f"lorri evaluates onboard's rendered shell.nix of profile {choices.profile} "
+                     f"({shell_file}); `onboard shell {choices.profile}` writes it", level="info")
+            elif mode == "lorri" and not (Path(project) / "shell.nix").exists():
+                note(f"lorri needs a shell.nix in {project}, or a profile to render one", level="info")
+            acts.extend(dv.envrc_actions(project, mode, choices.profile, allow=True,
+                                         lorri_shell_file=shell_file, which=which))
+        else:
+            note("no project directory was chosen, so no .envrc was written: run "
+                 "`onboard envrc [PROFILE] --project DIR` in each project", level="info")
+
+    from onboard.core.integrations.editors import editorconfig, emacs, neovim, vim, vscode
+
+    for comp in EDITORS:
+        if comp not in comps:
+            continue
+        if not which(EDITORS[comp]):
+            note(f"{EDITOR_NAMES[comp]} is not installed (no `{EDITORS[comp]}` on PATH); its settings "
+                 "are written anyway and apply once it is", level="info")
+        if comp == "vscode":
+            acts.extend(vscode.vscode_actions(project, profile, which))
+        elif comp == "neovim":
+            acts.append(neovim.neovim_action())
+        elif comp == "vim":
+            acts.append(vim.vim_action())
+        elif comp == "emacs":
+            acts.append(emacs.emacs_action())
+    if mode:
+        unasked = [c for c in installed_editors(which) if c not in comps]
+        if unasked:
+            note("also installed: " + ", ".join(EDITOR_NAMES[c] for c in unasked) +
+                 f" (add --with {','.join(unasked)} to load direnv environments there too)", level="info")
+
+    editors_cfg = getattr(profile, "editors", None) or {}
+    if project and isinstance(editors_cfg, dict) and "editorconfig" in editors_cfg:
+        try:
+            act = editorconfig.editorconfig_action(project, choices.profile, editors_cfg["editorconfig"])
+        except editorconfig.EditorconfigError as exc:
+            raise ChoicesError(f"profile {choices.profile}: editors.editorconfig: {exc}") from None
+        if act is not None:
+            acts.append(act)
+
+    plan.add(*acts)
+    plan.meta["integration_mode"] = mode
+    plan.meta["notes"] = notes
+    if mode:
+        plan.title = f"{mode} mode: shell hooks, .envrc and editors"
+        if fallback:
+            plan.title += " (lorri is not installed: direnv mode instead)"
+    return plan
+
+
+__all__ = ["plan_integrations", "choose_mode", "suggested_components", "installed_editors", "EDITORS"]
