@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, Callable
 
 from onboard.cli.output import Output
 from onboard.core.engine.plan import Plan, apply_plan, preview
@@ -25,14 +25,18 @@ def show_plan(plan: Plan, out: Output) -> list[dict[str, Any]]:
     return rows
 
 
-def run_plan(plan: Plan, out: Output, *, question: str = "Apply these changes?") -> int:
+def run_plan(plan: Plan, out: Output, *, question: str = "Apply these changes?",
+             on_failure: "Callable[[Any, Any], bool] | None" = None,
+             root_reason: str = "") -> int:
+    """Show, ask once, apply. `on_failure(outcome, reporter)` may handle a failed apply (e.g. roll
+    it back) and return True to replace the default advice."""
     rows = show_plan(plan, out)
     if out.dry_run:
         if out.json:
             out.emit_json(dry_run=True, plan=plan.name, actions=rows)
         return 0
     if plan.needs_root and os.geteuid() != 0:
-        out.error("this plan changes system files (/nix, /etc, users) and needs root",
+        out.error(root_reason or "this plan changes system files (/nix, /etc, users) and needs root",
                   "run it again with sudo, e.g. `sudo -E onboard ...`; onboard asks once and only for that")
         return 1
     if not out.confirm(question):
@@ -56,6 +60,8 @@ def run_plan(plan: Plan, out: Output, *, question: str = "Apply these changes?")
                       log=str(out.log_path) if out.log_path else None)
     if not outcome.ok:
         reporter.failure_report()
+        if on_failure is not None and on_failure(outcome, reporter):
+            return 1
         out.info("the receipt keeps what was done: run the same command again to finish, "
                  "or `onboard uninstall` to undo it")
         return 1

@@ -1,0 +1,141 @@
+"""onboard install: put Nix on this machine (single-user or daemon mode), reversibly."""
+
+from __future__ import annotations
+
+import argparse
+
+from onboard.cli.choice_args import add_choice_args, choices_from_args
+from onboard.cli.output import Output
+
+HELP = "install Nix (single-user or daemon mode) from the official tarball; undo with `onboard uninstall`"
+DESCRIPTION = """\
+Install Nix the way the official installer does, as a plan of reversible steps that is shown
+first, asked about once, and recorded as it runs (re-running finishes or repairs it;
+`onboard uninstall` removes all of it).
+
+modes:
+  --mode single   one user owns /nix; no daemon, no build users (default)
+  --mode daemon   multi-user: root-owned /nix, nixbld group and build users, /etc/nix/nix.conf,
+                  nix-daemon (systemd units, or --init none: onboard starts it itself); needs root
+
+the release:
+  with no --tarball, the known-versions table's release for this system is downloaded
+  (--nix-version picks another known version); --tarball URL|PATH takes a team mirror's URL
+  or a local nix-VERSION-SYSTEM.tar.xz for offline machines, checked against --sha256 (64 hex
+  digits) before anything is unpacked.
+
+extras (--with): direnv, lorri, vscode, neovim, vim, emacs
+  --dry-run lists every path, user, unit and rc block the install would change, and changes
+  nothing.
+"""
+
+
+def register(p: argparse.ArgumentParser) -> None:
+    add_choice_args(p)
+    p.add_argument("--build-users", type=int, metavar="N", default=None,
+                   help="daemon mode: how many nixbld build users to create [default: 32]")
+    p.add_argument("--keep-failed", action="store_true",
+                   help="when a step fails, keep what was done (to inspect it or resume) instead of "
+                        "undoing this run's changes")
+
+
+def _nix_root_reason(plan) -> str:  # type: ignore[no-untyped-def]
+    return ("daemon mode changes system files and accounts (root-owned /nix, the nixbld group and build "
+            "users, /etc/nix/nix.conf, nix-daemon, /etc shell files), so it needs root")
+
+
+def run(args: argparse.Namespace, out: Output) -> int:
+    from dataclasses import replace
+
+    from onboard.cli.runner import run_plan
+    from onboard.core.choices import ChoicesError
+    from onboard.core.nixinstall.planner import plan_nix_install
+    from onboard.core.planner import MAIN_PLAN, build_plan
+
+    try:
+        choices = choices_from_args(args)
+        if args.build_users is not None:
+            choices.build_users = args.build_users
+            choices.validate()
+        if choices.demo_dir:
+            out.error("install does not take --demo; use `onboard apply --demo DIR`")
+            return 2
+        if choices.mode == "skip":
+            nix_plan = None
+        else:
+            nix_plan = plan_nix_install(choices)
+        rest = build_plan(replace(choices, mode="skip"))
+    except ChoicesError as exc:
+        from onboard.core.nixinstall.errors import PlanningError
+
+        out.error(str(exc), getattr(exc, "hint", ""))
+        return 1 if isinstance(exc, PlanningError) else 2
+    plan = rest
+    plan.name = MAIN_PLAN
+    if nix_plan is not None:
+        plan.actions = list(nix_plan.actions) + list(rest.actions)
+        plan.title = nix_plan.title + (" + " + ", ".join(choices.components) if choices.components else "")
+        plan.meta.update(nix_plan.meta)
+    plan.meta["choices"] = choices.to_dict()
+    if not plan.actions:
+        out.line("nothing to do")
+        return 0
+    notes = (plan.meta.get("nix") or {})
+    if not out.json:
+        if notes.get("adopted"):
+            out.info("note: an existing Nix was found and is kept as it is; only its configuration is planned")
+        if notes.get("build_group"):
+            out.info(f"note: {notes['build_group']}")
+    from onboard.core.nixinstall.rollback import owned_ids, rollback_run
+
+    before = owned_ids(plan.name)
+
+    def on_failure(outcome, reporter) -> bool:  # type: ignore[no-untyped-def]
+        if args.keep_failed:
+            return False
+        out.info("undoing what this run changed, so nothing is left half-installed ...")
+        errors = rollback_run(plan.name, before, emit=reporter)
+        if errors:
+            out.error(f"{len(errors)} change(s) could not be undone: " + "; ".join(errors[:3]),
+                      "run `onboard uninstall` after fixing that")
+        else:
+            out.info("this run's changes were undone; fix the cause above and run the same command again")
+        return True
+
+    rc = run_plan(plan, out, question="Install Nix with these changes?" if nix_plan else "Apply these changes?",
+                  on_failure=on_failure, root_reason=_nix_root_reason(plan))
+    if rc == 0 and not out.dry_run and choices.profile:
+        rc = _prepare_profile(choices.profile, plan, out)
+    return rc
+
+
+def _prepare_profile(name: str, plan, out: Output) -> int:  # type: ignore[no-untyped-def]
+    """After a good install: build the profile's shell when the profiles capability is here."""
+    import os
+
+    try:
+        from onboard.core.profiles.build import ensure_env
+        from onboard.core.profiles.loader import load_profile
+    except ImportError:
+        out.info(f"profile {name!r} recorded; `onboard shell {name}` prepares it")
+        return 0
+    from onboard.core.nixinstall import layout
+
+    mode = (plan.meta.get("nix") or {}).get("mode", "")
+    profile_bin = (layout.DEFAULT_PROFILE if mode == "daemon" else layout.user_profile(layout.who().user)) + "/bin"
+    if os.path.isdir(profile_bin):
+        os.environ["PATH"] = profile_bin + os.pathsep + os.environ.get("PATH", "")
+        if mode == "daemon":
+            os.environ.setdefault("NIX_REMOTE", "daemon")
+    reporter = out.reporter()
+    try:
+        result = ensure_env(load_profile(name), emit=reporter)
+    except Exception as exc:  # the install itself succeeded: say what failed and how to retry
+        reporter.close()
+        out.error(f"Nix is installed, but preparing the profile {name!r} failed: {exc}",
+                  f"run `onboard shell {name}` to try again")
+        return 1
+    reporter.close()
+    if not out.json:
+        out.info(f"profile {name!r} is ready: `onboard shell {name}` ({getattr(result, 'env_sh', '')})")
+    return 0
