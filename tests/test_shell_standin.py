@@ -56,3 +56,17 @@ def test_unfree_package_is_refused_unless_allowed(tmp_path):
     assert "has an unfree license" in r.stderr and "vscode" in r.stderr
     everything = standin.write_sample(tmp_path / "all", ["vscode"], "{ allowUnfree = true; }")
     assert standin.nix_develop(everything, ["code"]).returncode == 0
+
+
+SHIPPED = sorted(p.stem for p in (standin.ROOT / "profiles").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_every_shipped_profile_evaluates_and_builds_against_the_standin(name, tmp_path):
+    from onboard.core.profiles.loader import load_profile
+    from onboard.core.profiles.render import write_rendered
+
+    write_rendered(load_profile(str(standin.ROOT / "profiles" / f"{name}.yaml")), tmp_path)
+    r = standin.print_dev_env(tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert f"ONBOARD_PROFILE='{name}'" in r.stdout

@@ -85,6 +85,22 @@ let
     '';
   };
 
+  # a lib/ directory of host libraries, as nixpkgs' gcc-unwrapped.lib and zlib give
+  hostLibs = pname: libs: mk {
+    inherit pname;
+    name = "${pname}-0-standin";
+    extra.libs = builtins.concatStringsSep " " libs;
+    script = ''
+      mkdir -p "$out/lib"
+      for l in $libs; do
+        for d in /usr/lib/x86_64-linux-gnu /usr/lib/aarch64-linux-gnu /usr/lib64 /usr/lib /lib; do
+          if [ -e "$d/$l" ]; then ln -sf "$d/$l" "$out/lib/$l"; break; fi
+        done
+      done
+    '';
+  };
+  ccLib = hostLibs "gcc-lib" [ "libstdc++.so.6" "libgcc_s.so.1" ];
+
   stdenv = mk {
     name = "stdenv-standin";
     extra = { inherit initialPath; setupScript = builtins.readFile ./setup.sh; };
@@ -94,6 +110,8 @@ let
       printf '%s\n' "$setupScript" >> "$out/setup"
     '';
     passthru = {
+      # stdenv.cc.cc.lib: where libstdc++ lives (binary Python wheels want it)
+      cc = { cc = { lib = ccLib; }; };
       isLinux = builtins.match ".*-linux" system != null;
       isDarwin = builtins.match ".*-darwin" system != null;
       hostPlatform = { inherit system; };
@@ -210,6 +228,7 @@ let
     hello = tool { pname = "hello"; version = "2.12"; tools = [ "hello" ]; banner = "Hello, world!"; };
     git = tool { pname = "git"; version = "2.44.0"; tools = [ ]; host = { git = "/usr/bin/git"; }; };
     gnumake = tool { pname = "gnumake"; version = "4.4"; tools = [ ]; host = { make = "/usr/bin/make"; }; };
+    zlib = hostLibs "zlib" [ "libz.so.1" ];
     jq = tool { pname = "jq"; version = "1.7"; tools = [ "jq" ]; };
     curl = tool { pname = "curl"; version = "8.6.0"; tools = [ ]; host = { curl = "/usr/bin/curl"; }; };
 

@@ -66,15 +66,16 @@ def override_args() -> list[str]:
 
 def nix_develop(flake_dir: os.PathLike | str, cmd: Sequence[str] = ("true",),
                 timeout: float = 120) -> subprocess.CompletedProcess:
-    """`nix develop <dir> -c CMD` with nixpkgs swapped for the stand-in."""
-    return subprocess.run(["nix", "develop", str(flake_dir), *override_args(), "-c", *cmd],
-                          capture_output=True, text=True, env=nix_env(), timeout=timeout)
+    """`nix develop <dir> -c CMD` with nixpkgs swapped for the stand-in. Runs in the flake's
+    directory: shellHooks may create files (a virtualenv) in the current directory."""
+    return subprocess.run(["nix", "develop", f"path:{flake_dir}", *override_args(), "-c", *cmd],
+                          capture_output=True, text=True, env=nix_env(), timeout=timeout, cwd=str(flake_dir))
 
 
 def print_dev_env(flake_dir: os.PathLike | str, profile: Optional[os.PathLike | str] = None,
                   json: bool = False, timeout: float = 120) -> subprocess.CompletedProcess:
     """`nix print-dev-env [--profile P] <dir>` with nixpkgs swapped for the stand-in."""
-    argv = ["nix", "print-dev-env", str(flake_dir), *override_args()]
+    argv = ["nix", "print-dev-env", f"path:{flake_dir}", *override_args()]
     if profile is not None:
         argv += ["--profile", str(profile)]
     if json:
@@ -89,7 +90,8 @@ def nix_shell(shell_nix: os.PathLike | str, command: str = "true", pure: bool = 
             "--run", command]
     if pure:
         argv.insert(1, "--pure")
-    return subprocess.run(argv, capture_output=True, text=True, env=nix_env(), timeout=timeout)
+    return subprocess.run(argv, capture_output=True, text=True, env=nix_env(), timeout=timeout,
+                          cwd=os.path.dirname(os.path.abspath(shell_nix)))
 
 
 # A flake and a shell.nix shaped like the ones onboard renders, for tests of the stand-in.
