@@ -162,6 +162,7 @@ class _Resolver:
         self.dirs = dirs
         self.problems: list[Problem] = []
         self.docs: dict[str, object] = {}
+        self.complete = True  # the whole extends chain was found and read
 
     def _doc(self, path: str):  # type: ignore[no-untyped-def]
         from onboard.core.profiles.validate import Checker, check_profile_document
@@ -188,7 +189,8 @@ class _Resolver:
         while cur is not None:
             stack.append(cur)
             doc = self._doc(shown.get(cur, cur))
-            if doc is None:
+            if doc is None or not doc.readable:  # type: ignore[attr-defined]
+                self.complete = False
                 break
             chain.append(doc)
             if not doc.extends:  # type: ignore[attr-defined]
@@ -200,6 +202,7 @@ class _Resolver:
             if found is None:
                 self.problems.append(Problem(doc.file, node.mark.line, node.mark.col,  # type: ignore[attr-defined]
                                              "extends: " + _not_found(base, [here] + self.dirs, "base profile")))
+                self.complete = False
                 break
             real = os.path.realpath(found)
             if real in stack:
@@ -207,15 +210,17 @@ class _Resolver:
                 self.problems.append(Problem(doc.file, node.mark.line, node.mark.col,  # type: ignore[attr-defined]
                                              f"extends: cycle: {' -> '.join(names)}; a profile cannot "
                                              "extend itself, directly or through others"))
+                self.complete = False
                 break
             shown[real] = str(found.absolute())
             cur = real
-        problems = _ordered(self.problems, [d.file for d in chain])  # type: ignore[attr-defined]
-        if not chain or any(p.level == "error" for p in problems):
-            return None, problems
+        files = [d.file for d in chain]  # type: ignore[attr-defined]
+        if not chain or not self.complete:
+            return None, _ordered(self.problems, files)
+        # the checks across the chain run even when a file has problems: every problem at once
         profile, more = _merge(chain)
-        problems.extend(more)
-        return (None if any(p.level == "error" for p in more) else profile), problems
+        problems = _ordered(self.problems + more, files)
+        return (None if any(p.level == "error" for p in problems) else profile), problems
 
 
 def _ordered(problems: list[Problem], files: list[str]) -> list[Problem]:
@@ -244,9 +249,10 @@ def _merge(chain: list) -> tuple[Profile, list[Problem]]:  # type: ignore[type-a
     for doc in reversed(chain):
         if doc.description:
             p.description = doc.description
-        if doc.nixpkgs is not None:
-            p.nixpkgs = doc.nixpkgs
+        if "nixpkgs" in doc.present:
             pin_from = doc
+            if doc.nixpkgs is not None:
+                p.nixpkgs = doc.nixpkgs
         for pkg in doc.packages:
             if pkg not in p.packages:
                 p.packages.append(pkg)
@@ -272,7 +278,8 @@ def _merge(chain: list) -> tuple[Profile, list[Problem]]:  # type: ignore[type-a
         problems.append(Problem(child.file, root.line, root.col,
                                 f"no `nixpkgs` pin{where}: add `nixpkgs: {{rev: <40-hex commit>, "
                                 "narHash: sha256-...}` so every machine gets the same packages"))
-    if python and "version" not in python:
+    python_keys = set().union(*(d.python_keys for d in chain))
+    if python_keys and "version" not in python_keys:
         node = next((d.python_node for d in chain if d.python_node is not None), None)
         m = node.mark if node is not None else root
         problems.append(Problem(m.file, m.line, m.col, "python: missing `version` (like 3.12)"))
@@ -291,7 +298,8 @@ def _merge(chain: list) -> tuple[Profile, list[Problem]]:  # type: ignore[type-a
                                         f"packages: `{pkg}` is built for another Python than the "
                                         f"profile's {p.python.version}; use `{attr}Packages."
                                         f"{pkg.split('.', 1)[1] if '.' in pkg else ''}`", level="warning"))
-    if p.unfree and not p.allow_unfree:
+    allow_unreadable = any("allowUnfree" in d.present and d.allow_unfree is None for d in chain)
+    if p.unfree and not p.allow_unfree and not allow_unreadable:
         doc = next(d for d in chain if d.unfree)
         n = doc.unfree_node
         m = n.mark if n is not None else root

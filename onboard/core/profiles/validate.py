@@ -67,7 +67,7 @@ class Checker:
 
     # -- structure ------------------------------------------------------------------------
     def mapping(self, node: Optional[YNode], what: str) -> Optional[YNode]:
-        if node is None:
+        if node is None or node.bad:
             return None
         if node.kind != "map":
             if node.kind == "scalar" and node.value is None:
@@ -104,7 +104,7 @@ class Checker:
     def text(self, node: Optional[YNode], what: str, *, numbers: bool = False,
              nonempty: bool = False, pattern: Optional[str] = None, pattern_hint: str = "") -> Optional[str]:
         """A string. With numbers=True a number is taken as written (`5432`, `3.10`)."""
-        if node is None:
+        if node is None or node.bad:
             return None
         if node.kind == "scalar" and isinstance(node.value, str):
             value = node.value
@@ -128,7 +128,7 @@ class Checker:
         return value
 
     def boolean(self, node: Optional[YNode], what: str) -> Optional[bool]:
-        if node is None:
+        if node is None or node.bad:
             return None
         if node.kind == "scalar" and isinstance(node.value, bool):
             return node.value
@@ -137,7 +137,7 @@ class Checker:
 
     def integer(self, node: Optional[YNode], what: str, minimum: Optional[int] = None,
                 maximum: Optional[int] = None) -> Optional[int]:
-        if node is None:
+        if node is None or node.bad:
             return None
         if node.kind != "scalar" or isinstance(node.value, bool) or not isinstance(node.value, int):
             self.error(node, f"{what}: expected a whole number, got {type_name(node)}")
@@ -152,7 +152,7 @@ class Checker:
 
     # -- collections ----------------------------------------------------------------------
     def seq(self, node: Optional[YNode], what: str) -> Optional[list[YNode]]:
-        if node is None:
+        if node is None or node.bad:
             return None
         if node.kind == "scalar" and node.value is None:
             return []
@@ -318,6 +318,7 @@ class ProfileDoc:
 
     file: str
     root: Optional[YNode] = None
+    readable: bool = True  # False: not a mapping at all (nothing more to check across files)
     present: set[str] = field(default_factory=set)
     name: Optional[str] = None
     description: str = ""
@@ -328,6 +329,7 @@ class ProfileDoc:
     package_nodes: dict[str, YNode] = field(default_factory=dict)
     python: dict[str, Any] = field(default_factory=dict)  # only the keys given
     python_node: Optional[YNode] = None
+    python_keys: set[str] = field(default_factory=set)  # keys written under python (valid or not)
     env: dict[str, str] = field(default_factory=dict)
     shell_hook: str = ""
     scripts: dict[str, str] = field(default_factory=dict)
@@ -342,9 +344,11 @@ def check_profile_document(root: Optional[YNode], file: str, c: Checker) -> Prof
     doc = ProfileDoc(file=file, root=root)
     if root is None:
         c.error(Mark(file, 1, 1), "empty profile: expected a mapping with at least `nixpkgs` and `packages`")
+        doc.readable = False
         return doc
     top = c.mapping(root, "profile")
     if top is None:
+        doc.readable = False
         return doc
     c.keys(top, TOP_KEYS, "", advice={
         "shell_hook": "did you mean `shellHook`?",
@@ -386,6 +390,11 @@ def check_profile_document(root: Optional[YNode], file: str, c: Checker) -> Prof
     if "python" in top.keys():
         doc.python_node = top.get("python")
         doc.python = check_python(doc.python_node, file, c)
+        pn = doc.python_node
+        if pn is not None and pn.kind == "map":
+            doc.python_keys = {k for k in pn.keys() if isinstance(k, str)}
+        elif pn is not None and pn.value is not None:
+            doc.python_keys = {"version"}
 
     env = c.text_map(top.get("env"), "env", key_pattern=ENV_RE, key_hint=ENV_HINT)
     for key, (value, node) in (env or {}).items():

@@ -72,6 +72,7 @@ class YNode:
     tag: str = ""
     raw: str = ""
     style: Optional[str] = None  # scalar style: None plain, "'" '"' "|" ">"
+    bad: bool = False  # could not be read (a problem was already reported): checks skip it
 
     # -- mappings -------------------------------------------------------------------------
     def pairs(self) -> list["YPair"]:
@@ -208,20 +209,24 @@ def _convert(loader: Any, node: Any, file: str, problems: list[Problem], active:
             value = loader.construct_object(node, deep=True)
         except yaml.YAMLError as exc:
             problems.append(Problem(file, mark.line, mark.col, f"cannot read this value: {_short(exc)}"))
-            value = node.value
+            return YNode("scalar", mark, None, tag=node.tag, raw=node.value, style=node.style, bad=True)
         return YNode("scalar", mark, value, tag=node.tag, raw=node.value, style=node.style)
     if id(node) in active:  # an alias that contains itself
         problems.append(Problem(file, mark.line, mark.col, "this value refers to itself (recursive alias)"))
-        return YNode("scalar", mark, None, tag="tag:yaml.org,2002:null", raw="")
+        return YNode("scalar", mark, None, tag="tag:yaml.org,2002:null", raw="", bad=True)
     active = active | {id(node)}
+    if node.tag not in ("tag:yaml.org,2002:seq", "tag:yaml.org,2002:map"):
+        # !!set, !!omap, !!pairs (safe_load reads them) or a tag it refuses
+        try:
+            value = loader.construct_object(node, deep=True)
+        except yaml.YAMLError as exc:
+            problems.append(Problem(file, mark.line, mark.col, f"cannot read this value: {_short(exc)}"))
+            return YNode("scalar", mark, None, tag=node.tag, bad=True)
+        return YNode("scalar", mark, value, tag=node.tag)
     if isinstance(node, yaml.SequenceNode):
-        if node.tag not in ("tag:yaml.org,2002:seq",):
-            problems.append(Problem(file, mark.line, mark.col, f"unsupported tag {node.tag}"))
         return YNode("seq", mark, [_convert(loader, n, file, problems, active) for n in node.value],
                      tag=node.tag)
     # mapping
-    if node.tag not in ("tag:yaml.org,2002:map",):
-        problems.append(Problem(file, mark.line, mark.col, f"unsupported tag {node.tag}"))
     own = {id(k) for k, _ in node.value if k.tag != "tag:yaml.org,2002:merge"}
     try:
         loader.flatten_mapping(node)  # merge keys (<<), as safe_load does
