@@ -730,8 +730,7 @@ def insert_before_last_brace(text: str, block_lines: list[str], marker: str) -> 
     nl = newline_of(text) if text else "\n"
     from onboard.core.actions.blocks import render_block
 
-    block = render_block("\n".join(block_lines), marker, "#", nl)
-    block = "".join("  " + ln + nl for ln in block.split(nl) if ln)
+    block = render_block("\n".join(block_lines), marker, "#", nl)  # unindented: markers start lines
     code = strip_nix_comments(text).strip()
     if not code:
         return text + ("" if not text or text.endswith("\n") else nl) + "{" + nl + block + "}" + nl

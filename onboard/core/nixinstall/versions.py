@@ -63,8 +63,25 @@ def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def load_table(override: Optional[str] = None) -> dict[str, Any]:
+def _team_overlay() -> dict[str, Any]:
+    """The team config's Nix settings (onboard.yaml: nix version, mirror, sha256, binary cache)."""
+    try:
+        from onboard.core.teamconfig import TeamConfigError, load_team_config
+    except ImportError:  # pragma: no cover
+        return {}
+    try:
+        team = load_team_config()
+    except TeamConfigError as exc:
+        raise PlanningError(f"the team config has problems:\n{exc}",
+                            hint="fix them (or set ONBOARD_TEAM_CONFIG to another file) and run again") from exc
+    return team.nix_table_overlay() if team is not None else {}
+
+
+def load_table(override: Optional[str] = None, team: bool = True) -> dict[str, Any]:
+    """The shipped table, with the team config's and then ONBOARD_NIX_VERSIONS' entries over it."""
     table = json.loads(DATA_FILE.read_text())
+    if team:
+        table = _merge(table, _team_overlay())
     path = override if override is not None else os.environ.get(OVERRIDE_ENV, "")
     if path:
         try:
