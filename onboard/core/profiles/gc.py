@@ -1,0 +1,214 @@
+"""`onboard gc`: drop old generations and their GC roots, drop caches of profiles that are
+gone, show what each project still pins (and its size), then run Nix's garbage collector.
+
+The current generation of a project is never dropped. Nix's collector runs in one of
+three ways: "all" (`nix-store --gc`: everything nothing roots, the usual), "released"
+(only store paths onboard just released and nothing else roots: safe beside other work
+on the same store), or "none".
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass, field
+from typing import Optional
+
+from onboard.core.events import Emitter, LogLine, Notice, discard
+from onboard.core.profiles import cache, generations
+from onboard.core.profiles.generations import Generation
+
+UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+NIX_GC_MODES = ("all", "released", "none")
+
+
+def parse_age(text: str) -> float:
+    """'30d' -> seconds. Units: s, m, h, d, w."""
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*", text or "")
+    if not m:
+        raise ValueError(f"{text!r} is not an age: write a number and a unit, e.g. 30d, 12h, 2w")
+    return float(m.group(1)) * UNITS[m.group(2)]
+
+
+@dataclass
+class StaleEnv:
+    name: str
+    directory: str
+    reason: str
+    store_paths: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Pin:
+    project: str
+    generations: list[int]
+    current: Optional[str]
+    paths: int = 0
+    size: int = 0  # bytes of the closure of everything the project's kept generations hold
+
+
+@dataclass
+class GcPlan:
+    older_than: Optional[float]
+    drop: list[Generation] = field(default_factory=list)
+    stale_envs: list[StaleEnv] = field(default_factory=list)
+    pins: list[Pin] = field(default_factory=list)
+
+    @property
+    def released_paths(self) -> list[str]:
+        out: list[str] = []
+        for g in self.drop:
+            out += g.store_paths
+        for e in self.stale_envs:
+            out += e.store_paths
+        return sorted(set(out))
+
+    def rows(self) -> list[dict]:
+        rows = [{"action": "drop generation", "project": g.project, "generation": g.number,
+                 "profile": g.profile, "when": g.to_dict()["when"], "path": g.roots_dir()} for g in self.drop]
+        rows += [{"action": "remove cache", "profile": e.name, "path": e.directory, "why": e.reason}
+                 for e in self.stale_envs]
+        return rows
+
+
+@dataclass
+class GcResult:
+    dropped: list[Generation] = field(default_factory=list)
+    removed_envs: list[StaleEnv] = field(default_factory=list)
+    nix_gc: str = "none"
+    deleted_paths: int = 0
+    freed: str = ""
+    errors: list[str] = field(default_factory=list)
+
+
+def closure_size(paths: list[str]) -> tuple[int, int]:
+    """(number of store paths, total bytes) of the closure of `paths`."""
+    live = [p for p in paths if os.path.exists(p)]
+    if not live:
+        return 0, 0
+    try:
+        r = subprocess.run(["nix-store", "--query", "--requisites", *live], capture_output=True, text=True)
+        req = [line for line in r.stdout.split() if line]
+        if r.returncode != 0 or not req:
+            return 0, 0
+        s = subprocess.run(["nix-store", "--query", "--size", *req], capture_output=True, text=True)
+        sizes = [int(x) for x in s.stdout.split() if x.isdigit()]
+        return len(req), sum(sizes)
+    except OSError:
+        return 0, 0
+
+
+def plan_gc(older_than: Optional[float] = None, now: Optional[float] = None, sizes: bool = True) -> GcPlan:
+    """What `onboard gc` will do. Without `older_than` every generation but the current
+    one goes; with it, only those made more than `older_than` seconds ago."""
+    now = time.time() if now is None else now
+    plan = GcPlan(older_than=older_than)
+    for project in generations.projects():
+        gens = generations.list_generations(project)
+        keep = []
+        for g in gens:
+            if not g.current and (older_than is None or now - g.time > older_than):
+                plan.drop.append(g)
+            else:
+                keep.append(g)
+        cur = next((g for g in gens if g.current), None)
+        pin = Pin(project=project, generations=[g.number for g in keep], current=cur.profile if cur else None)
+        if sizes:
+            pin.paths, pin.size = closure_size(sorted({p for g in keep for p in g.store_paths}))
+        plan.pins.append(pin)
+    try:
+        names = sorted(os.listdir(cache.envs_root()))
+    except OSError:
+        names = []
+    for name in names:
+        d = cache.env_dir(name)
+        m = cache.read_manifest(d)
+        if m is None:
+            if not os.path.exists(os.path.join(d, ".lock")) or _unlocked(d):
+                plan.stale_envs.append(StaleEnv(name, d, "never finished building"))
+        elif not m.profile or not os.path.exists(m.profile):
+            plan.stale_envs.append(StaleEnv(name, d, f"its profile {m.profile or '?'} is gone", list(m.store_paths)))
+    return plan
+
+
+def _unlocked(directory: str) -> bool:
+    """No build holds the env dir's lock right now."""
+    import fcntl
+
+    try:
+        fd = os.open(os.path.join(directory, ".lock"), os.O_RDWR)
+    except OSError:
+        return True
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+
+
+def remove_env_dir(directory: str) -> None:
+    generations.forget_auto_roots([directory])
+    shutil.rmtree(directory, ignore_errors=True)
+    cache_env_root = cache.envs_root()
+    for d in (cache_env_root, cache.cache_root()):
+        try:
+            os.rmdir(d)
+        except OSError:
+            break
+
+
+def run_gc(plan: GcPlan, nix_gc: str = "all", emit: Emitter = discard) -> GcResult:
+    if nix_gc not in NIX_GC_MODES:
+        raise ValueError(f"nix_gc must be one of {', '.join(NIX_GC_MODES)}")
+    res = GcResult(nix_gc=nix_gc)
+    by_project: dict[str, list[int]] = {}
+    for g in plan.drop:
+        by_project.setdefault(g.project, []).append(g.number)
+    for project, numbers in by_project.items():
+        try:
+            res.dropped += generations.delete_generations(project, numbers)
+        except OSError as exc:
+            res.errors.append(f"{project}: {exc}")
+    for e in plan.stale_envs:
+        remove_env_dir(e.directory)
+        res.removed_envs.append(e)
+        emit(LogLine(line=f"removed the cache of profile {e.name} ({e.reason})"))
+    if nix_gc == "all":
+        argv = ["nix-store", "--gc"]
+    elif nix_gc == "released":
+        dead = _dead_among(plan.released_paths)
+        argv = ["nix-store", "--delete", *dead] if dead else []
+    else:
+        argv = []
+    if argv:
+        emit(LogLine(line="running " + " ".join(argv[:2]) + (f" ({len(argv) - 2} paths)" if len(argv) > 2 else "")))
+        r = subprocess.run(argv, capture_output=True, text=True)
+        text = (r.stdout + "\n" + r.stderr).strip()
+        for line in text.splitlines():
+            m = re.match(r"(\d+) store paths deleted, (.*) freed", line.strip())
+            if m:
+                res.deleted_paths, res.freed = int(m.group(1)), m.group(2)
+        if r.returncode != 0:
+            res.errors.append(f"{' '.join(argv[:2])} failed: {text.splitlines()[-1] if text else r.returncode}")
+            emit(Notice(level="warn", message=res.errors[-1]))
+    return res
+
+
+def _dead_among(paths: list[str]) -> list[str]:
+    """The store paths in the closure of `paths` that nothing roots any more, referrers
+    first (the order `nix-store --delete` needs)."""
+    live = [p for p in paths if os.path.exists(p)]
+    if not live:
+        return []
+    r = subprocess.run(["nix-store", "--query", "--requisites", *live], capture_output=True, text=True)
+    closure = set(r.stdout.split())
+    d = subprocess.run(["nix-store", "--gc", "--print-dead"], capture_output=True, text=True)
+    dead = [p for p in d.stdout.split() if p in closure]
+    # requisites lists dependencies before dependants: delete in reverse
+    order = {p: i for i, p in enumerate(r.stdout.split())}
+    return sorted(dead, key=lambda p: -order.get(p, 0))
