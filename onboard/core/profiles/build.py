@@ -482,65 +482,76 @@ def watched_paths(profile, directory: str) -> list[str]:  # type: ignore[no-unty
 
 def build_env(profile, emit: Emitter = discard, reason: str = "") -> EnvResult:  # type: ignore[no-untyped-def]
     """Render, evaluate and build the profile's shell; write the cache. Raises EnvError."""
-    from onboard.core.profiles.render import write_rendered
-
     name = profile.name
     if not cache.valid_name(name):
         raise EnvError(f"profile name {name!r} cannot name a cache directory", "rename the profile")
     directory = cache.env_dir(name)
     action_id = f"env:{name}"
+    os.makedirs(directory, exist_ok=True)
+    fd = _lock(directory)
+    try:
+        if reason != "forced":
+            # another process may have built it while this one waited for the lock
+            m = cache.read_manifest(directory)
+            if m is not None and not cache.stale_reason(m, directory, profile_file=profile.path or None):
+                return EnvResult(name=name, directory=directory, env_sh=os.path.join(directory, cache.ENV_SH),
+                                 manifest=m)
+        return _build_locked(profile, directory, action_id, emit, reason)
+    finally:
+        _unlock(fd)
+
+
+def _build_locked(profile, directory: str, action_id: str, emit: Emitter, reason: str) -> EnvResult:  # type: ignore[no-untyped-def]
+    from onboard.core.profiles.render import write_rendered
+
+    name = profile.name
     emit(ActionStarted(index=0, total=1, action_id=action_id,
                        description=f"evaluate and build the shell of profile {name}"
                        + (f" ({reason})" if reason else "")))
     started = time.time()
     try:
-        os.makedirs(directory, exist_ok=True)
-        fd = _lock(directory)
-        try:
-            backend, prog = choose_backend()
-            ident = cache.program_identity(prog)
-            if ident is None:
-                raise EnvError(f"`{prog}` is not on PATH", "install Nix: onboard install")
-            # snapshot the inputs before Nix reads them: an edit during the build then
-            # shows up as a change on the next entry
-            write_rendered(profile, os.path.join(directory, cache.RENDERED))
-            inputs = []
-            for path in watched_paths(profile, directory):
-                try:
-                    inputs.append(cache.Input.of(path))
-                except OSError as exc:
-                    raise EnvError(f"cannot read {path}: {exc.strerror}", "restore the file or fix the profile")
-            override = os.environ.get(cache.OVERRIDE_VAR, "")
-            if override and not os.path.isdir(override):
-                raise EnvError(f"{cache.OVERRIDE_VAR}={override} is not a directory",
-                               "point it at a nixpkgs checkout, or unset it")
-            if backend == "flake":
-                model, store_paths = _build_flake(name, directory, cache.which("nix") or "nix", override,
-                                                  emit, action_id)
-            else:
-                model, store_paths = _build_nix_shell(name, directory, override, emit, action_id)
+        backend, prog = choose_backend()
+        ident = cache.program_identity(prog)
+        if ident is None:
+            raise EnvError(f"`{prog}` is not on PATH", "install Nix: onboard install")
+        # snapshot the inputs before Nix reads them: an edit during the build then
+        # shows up as a change on the next entry
+        write_rendered(profile, os.path.join(directory, cache.RENDERED))
+        inputs = []
+        for path in watched_paths(profile, directory):
+            try:
+                inputs.append(cache.Input.of(path))
+            except OSError as exc:
+                raise EnvError(f"cannot read {path}: {exc.strerror}", "restore the file or fix the profile")
+        override = os.environ.get(cache.OVERRIDE_VAR, "")
+        if override and not os.path.isdir(override):
+            raise EnvError(f"{cache.OVERRIDE_VAR}={override} is not a directory",
+                           "point it at a nixpkgs checkout, or unset it")
+        if backend == "flake":
+            model, store_paths = _build_flake(name, directory, cache.which("nix") or "nix", override,
+                                              emit, action_id)
+        else:
+            model, store_paths = _build_nix_shell(name, directory, override, emit, action_id)
 
-            m = cache.Manifest()
-            m.name = name
-            m.profile = os.path.realpath(profile.path) if profile.path else ""
-            m.version = cache.onboard_version()
-            m.system = cache.system_id()
-            m.override = override
-            m.backend, m.nix_prog = backend, prog
-            m.nix_path, m.nix_mtime_ns, m.nix_size = ident
-            m.bash = os.path.realpath(cache.which("bash") or "/bin/bash")
-            m.inputs = inputs
-            m.store_paths = store_paths
-            m.built = time.time()
-            m.key = key_of(m)
-            env_sh = os.path.join(directory, cache.ENV_SH)
-            cache.write_atomic(env_sh, render_env_script(model, name))
-            cache.write_atomic(os.path.join(directory, cache.INPUTS_SH),
-                               render_inputs_script([i.path for i in inputs] + [m.nix_path]))
-            cache.write_atomic(os.path.join(directory, cache.BASHRC), render_bashrc(name, env_sh))
-            cache.write_atomic(os.path.join(directory, cache.MANIFEST), m.dumps())  # the commit point
-        finally:
-            _unlock(fd)
+        m = cache.Manifest()
+        m.name = name
+        m.profile = os.path.realpath(profile.path) if profile.path else ""
+        m.version = cache.onboard_version()
+        m.system = cache.system_id()
+        m.override = override
+        m.backend, m.nix_prog = backend, prog
+        m.nix_path, m.nix_mtime_ns, m.nix_size = ident
+        m.bash = os.path.realpath(cache.which("bash") or "/bin/bash")
+        m.inputs = inputs
+        m.store_paths = store_paths
+        m.built = time.time()
+        m.key = key_of(m)
+        env_sh = os.path.join(directory, cache.ENV_SH)
+        cache.write_atomic(env_sh, render_env_script(model, name))
+        cache.write_atomic(os.path.join(directory, cache.INPUTS_SH),
+                           render_inputs_script([i.path for i in inputs] + [m.nix_path]))
+        cache.write_atomic(os.path.join(directory, cache.BASHRC), render_bashrc(name, env_sh))
+        cache.write_atomic(os.path.join(directory, cache.MANIFEST), m.dumps())  # the commit point
     except EnvError as exc:
         emit(ActionFailed(action_id=action_id, error=exc.message, hint=exc.hint))
         raise
