@@ -191,6 +191,12 @@ def test_name_must_match_the_file(tmp_path):
                             "found by file name; rename the file to webapp.yaml or write `name: web`"]
 
 
+def test_file_name_must_be_a_usable_name(tmp_path):
+    f = write(tmp_path, "my profile.yaml", PIN)
+    assert errors_of(f) == [f"{f}:1:1: the file name `my profile.yaml` is not a usable profile name; rename "
+                            "the file: use letters, digits, '.', '_' and '-', starting with a letter or digit"]
+
+
 def test_non_text_keys_are_refused_with_a_quote_hint(tmp_path):
     f = write(tmp_path, "k.yaml", PIN + "env:\n  ON: 1\n")
     assert errors_of(f) == [f"{f}:5:3: env: a name must be text, got a boolean (ON); quote it: \"ON\""]
@@ -458,6 +464,8 @@ def test_cli_list_and_show(tmp_path):
     r = run_onboard("profiles", "show", "frontend", cwd=str(ROOT))
     assert r.returncode == 0, r.stderr
     assert "unfree:       allowed one by one: google-chrome" in r.stdout
+    r = run_onboard("profiles", "schema")
+    assert r.returncode == 0 and "narHash: sha256-" in r.stdout and "allowUnfree" in r.stdout
     r = run_onboard("profiles", "show", "fronted", cwd=str(ROOT))
     assert r.returncode == 1 and "did you mean `frontend`?" in r.stderr
 

@@ -25,6 +25,7 @@ the first profiles/ directory in the current directory or above it.
   onboard profiles validate [FILE...]   check files (default: every profile); exit 1 on errors
   onboard profiles show NAME            the profile after `extends`: packages, env, scripts, hooks
   onboard profiles render NAME --out D  write flake.nix, flake.lock, shell.nix into D
+  onboard profiles schema               what a profile file can say
 
 Validating and rendering write nothing but the --out directory.
 """
@@ -53,6 +54,8 @@ def register(p: argparse.ArgumentParser) -> None:
     sh = sub.add_parser("show", help="a profile after `extends`, as the shell will get it")
     sh.add_argument("name", metavar="NAME", help="profile name or file")
     _local_globals(sh)
+    sc = sub.add_parser("schema", help="what a profile file can say (the reference)")
+    _local_globals(sc)
     re_ = sub.add_parser("render", help="write the profile's flake.nix, flake.lock and shell.nix")
     re_.add_argument("name", metavar="NAME", help="profile name or file")
     re_.add_argument("--out", "-o", required=True, metavar="DIR", help="directory to write into")
@@ -65,7 +68,18 @@ def run(args: argparse.Namespace, out: Output) -> int:
         out.json = True
     if getattr(args, "dry_run", False):
         out.dry_run = True
-    return {"list": _list, "validate": _validate, "show": _show, "render": _render}[cmd](args, out)
+    return {"list": _list, "validate": _validate, "show": _show, "render": _render,
+            "schema": _schema}[cmd](args, out)
+
+
+def _schema(args: argparse.Namespace, out: Output) -> int:
+    from onboard.core.profiles.validate import SCHEMA_REFERENCE
+
+    if out.json:
+        out.emit_json(reference=SCHEMA_REFERENCE)
+    else:
+        out.line(SCHEMA_REFERENCE.rstrip("\n"))
+    return 0
 
 
 # -- list ---------------------------------------------------------------------------------
@@ -94,6 +108,17 @@ def _generations() -> tuple[list[Any], Any]:
     return list(list_all()), getattr(generations, "format_listing", None)
 
 
+def _generations_or_note(out: Output) -> tuple[list[Any], Any]:
+    """Generations, or none with a note: an unreadable state file must not hide the profiles."""
+    try:
+        return _generations()
+    except ImportError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - shown, not swallowed
+        out.info(f"note: the generations cannot be read: {type(exc).__name__}: {exc}")
+        return [], None
+
+
 def _short(text: str, limit: int = 120) -> str:
     """The first sentence, at most `limit` characters."""
     text = " ".join(text.split())
@@ -107,7 +132,7 @@ def _list(args: argparse.Namespace, out: Output) -> int:
 
     dirs = profile_dirs()
     infos = list_profiles(dirs)
-    gens, fmt = _generations()
+    gens, fmt = _generations_or_note(out)
     if out.json:
         out.emit_json(dirs=[str(d) for d in dirs],
                       profiles=[dataclasses.asdict(i) for i in infos],
@@ -268,14 +293,16 @@ def _render(args: argparse.Namespace, out: Output) -> int:
         return 1
     for w in p.warnings:
         out.info(f"note: {w}")
-    if out.dry_run:
-        files = [dest / rel for rel in render_profile(p)]
-    else:
-        try:
+    try:
+        if out.dry_run:
+            files = [dest / rel for rel in render_profile(p)]
+        else:
             files = write_rendered(p, dest)
-        except OSError as exc:
-            out.error(f"cannot write {dest}: {exc.strerror or exc}", "choose a directory you can write to")
-            return 1
+    except OSError as exc:
+        where = exc.filename or dest
+        out.error(f"cannot render into {dest}: {where}: {exc.strerror or exc}",
+                  "check that the profile's files are readable and --out is a directory you can write to")
+        return 1
     if out.json:
         out.emit_json(ok=True, profile=p.name, out=str(dest), dry_run=out.dry_run,
                       files=[str(f) for f in files])

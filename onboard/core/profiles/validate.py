@@ -364,6 +364,9 @@ def check_profile_document(root: Optional[YNode], file: str, c: Checker) -> Prof
         c.error(top.get("name"), f"name `{name}` differs from the file name `{os.path.basename(file)}`: "
                                  f"profiles are found by file name; rename the file to {name}.yaml "
                                  f"or write `name: {stem}`")
+    if name is None and top.get("name") is None and not re.fullmatch(NAME_RE, stem):
+        c.error(Mark(file, 1, 1), f"the file name `{os.path.basename(file)}` is not a usable profile name; "
+                                  f"rename the file: {NAME_HINT}")
     doc.name = name if name is not None else stem
     desc = c.text(top.get("description"), "description")
     doc.description = (desc or "").strip()
@@ -749,3 +752,50 @@ def python_spec(python: dict[str, Any]) -> Optional[PythonSpec]:
 
 __all__ = ["Checker", "ValidationError", "Problem", "ProfileDoc", "check_profile_document", "check_pin",
            "sha256_to_sri", "sri_to_nix32", "nix32_encode", "nix32_decode", "did_you_mean"]
+
+
+SCHEMA_REFERENCE = """\
+A team profile: profiles/NAME.yaml (YAML, read with safe_load semantics; unknown keys are errors)
+
+name: NAME                  optional; must equal the file name without .yaml
+description: TEXT           one line for listings; more for `onboard profiles show`
+extends: BASE               another profile (same directory first, then the profile dirs).
+                            The child overrides the base: packages, env, scripts, unfree,
+                            editors and services are merged (the child wins per name);
+                            shellHooks both run, the base's first; python merges per key.
+nixpkgs:                    the package set, pinned to exact content (required, here or in BASE)
+  rev: 40-HEX-COMMIT          a nixpkgs commit (a branch like nixos-24.11 is refused: it moves)
+  narHash: sha256-...         the NAR hash of that commit's tree (as in flake.lock)
+  lastModified: SECONDS       optional, the commit time (flake.lock records it)
+  owner: NixOS / repo: nixpkgs  optional, for a fork on GitHub
+  # or a tarball:  url: https://...tar.gz   sha256: <sha256 of the unpacked tree>
+  # find rev + narHash: nix flake metadata github:NixOS/nixpkgs/nixos-24.11 --json
+packages: [ATTR, ...]       attribute paths of the package set: python312, postgresql_16,
+                            python312Packages.numpy (order kept: earlier wins on PATH)
+python:                     or just `python: "3.12"`
+  version: "3.12"             adds python312 to packages
+  requirements: FILE          pip requirements or lock file (pip-compile --generate-hashes
+                              works), relative to the profile; copied next to the rendered files
+  venv: .venv                 where the virtualenv goes, relative to the project directory
+                              ($ONBOARD_PROJECT_DIR, else the directory the shell starts in)
+  libraries: [ATTR, ...]      their lib/ goes on LD_LIBRARY_PATH, for binary wheels
+                              (stdenv.cc.cc.lib gives libstdc++, zlib gives libz)
+                            The shellHook makes the virtualenv from the package set's Python
+                            the first time, and again when that Python changes; it runs
+                            `pip install -r` when the requirements file changed (a failure is
+                            reported and retried on the next entry). VIRTUAL_ENV is set and
+                            the venv's bin/ comes first on PATH.
+env: {NAME: VALUE}          variables, values taken literally ($HOME is not expanded; use
+                            shellHook for computed values). PATH, HOME and the like are refused.
+shellHook: |                bash run when the shell starts, after the venv and scripts are set up
+scripts: {NAME: COMMAND}    commands on PATH inside the shell (bin/NAME, run by bash;
+                            arguments in "$@"); they work in `onboard shell P -- NAME` too
+allowUnfree: true|false     unfree packages are refused unless allowed
+unfree: [NAME, ...]         allow exactly these (by package name); allowUnfree: true without a
+                            list allows every unfree package, and the plan says so
+editors:                    vscode: {extensions: [publisher.name], settings: {...}} | true,
+                            neovim / vim / emacs: true|false, editorconfig: {GLOB: {key: value}}
+services:                   postgresql, redis, mysql, memcached, minio, rabbitmq, mongodb:
+                            true | {enable, package, port, data_dir, databases, settings}
+                            (declared for tools that start them; onboard does not start services)
+"""
