@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from functools import lru_cache
 from pathlib import Path
 from typing import Optional, Sequence
@@ -140,3 +141,77 @@ def write_sample(directory: os.PathLike | str, packages: Sequence[str] = ("hello
     for name, text in (("flake.nix", SAMPLE_FLAKE), ("shell.nix", SAMPLE_SHELL_NIX)):
         (d / name).write_text(text.replace("PACKAGES", pk).replace("CONFIG", config))
     return d
+
+
+# -- a project with profiles, for the end-to-end tests of onboard shell / switch -----------
+
+PIN = """\
+nixpkgs:
+  rev: 50ab793786d9de88ee30ec4e4c24fb4236fc2674
+  narHash: sha256-/bVBlRpECLVzjV19t5KMdMFWSwKLtb5RyXdjz3LJT+g=
+"""
+
+BASE = "name: base\ndescription: the team base\n" + PIN + """\
+packages: [hello]
+env:
+  TEAM: onboard
+"""
+
+WEB = """\
+name: web
+extends: base
+packages: [postgresql_16, redis]
+env:
+  DATABASE_URL: postgres://localhost/web
+  QUOTED: "it's \\"quoted\\" $HOME"
+shellHook: |
+  export WEB_HOOK=ran
+  echo "web hook ran" >&2
+"""
+
+SCI = "name: sci\n" + PIN + """\
+packages: [python312, python312Packages.numpy]
+python:
+  version: "3.12"
+  requirements: requirements.txt
+"""
+
+
+class World:
+    """A project with profiles, its own cache and state dirs, shared by a module's tests."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.project = root / "project"
+        self.profiles = self.project / "profiles"
+        self.profiles.mkdir(parents=True)
+        (self.profiles / "base.yaml").write_text(BASE)
+        (self.profiles / "web.yaml").write_text(WEB)
+        (self.profiles / "sci.yaml").write_text(SCI)
+        (self.profiles / "requirements.txt").write_text("# nothing to install\n")
+        self.cache = root / "cache"
+        self.state = root / "state"
+
+    def env(self, **extra: str) -> dict[str, str]:
+        env = onboard_standin_env(ONBOARD_CACHE_DIR=str(self.cache), ONBOARD_STATE_DIR=str(self.state),
+                                          PYTHONPATH=str(ROOT))
+        env.pop("ONBOARD_NIX_BACKEND", None)
+        env.update(extra)
+        return env
+
+    def onboard(self, *args: str, cwd: Path | None = None, input: str | None = None,
+                **extra: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "onboard", *args], capture_output=True, text=True,
+                              env=self.env(**extra), cwd=str(cwd or self.project), input=input, timeout=120)
+
+    def env_dir(self, name: str) -> Path:
+        return self.cache / "env" / name
+
+    def built(self, name: str) -> str:
+        """The `built` stamp of the manifest: changes exactly when the env is rebuilt."""
+        for line in (self.env_dir(name) / "manifest").read_text().splitlines():
+            if line.startswith("built "):
+                return line
+        raise AssertionError("no built line")
+
+

@@ -1,0 +1,241 @@
+"""Pieces of the shell cache without Nix: env.sh text sourced by real bash, the nix-shell
+dump format, the manifest and its staleness checks, argument parsing, generation diffs."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from onboard.cli.fastpath import Usage, parse_argv
+from onboard.core.profiles import build, cache
+from onboard.core.profiles.gc import parse_age
+from onboard.core.profiles.generations import Generation, diff
+
+TRICKY = "it's \"quoted\" $HOME `date` \\ back\nsecond line\ttab ${X}"
+
+
+def sourced(env_sh: str, script: str, env: dict | None = None) -> str:
+    r = subprocess.run(["bash", "--norc", "--noprofile", "-c", f"f() {{ source {env_sh}; }}; f; {script}"],
+                       capture_output=True, text=True, env=env if env is not None else dict(os.environ))
+    assert r.returncode == 0, r.stderr
+    return r.stdout
+
+
+def test_env_script_round_trips_values_arrays_functions_through_bash(tmp_path):
+    model = build.EnvModel(
+        variables={
+            "TRICKY": ("exported", TRICKY),
+            "LOCAL_ONLY": ("var", "not exported"),
+            "ARR": ("array", ["a b", "it's", ""]),
+            "ASSOC": ("associative", {"k 1": "v'1", "k2": "v2"}),
+            "PATH": ("exported", "/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-x/bin"),
+            "SHELL": ("exported", "/usr/sbin/nologin"),
+            "BASH": ("var", "/usr/sbin/nologin"),
+            "OLDPWD": ("exported", ""),
+            "NIX_BUILD_TOP": ("exported", "/build"),
+            "TMPDIR": ("exported", "/build"),
+            "HOME": ("exported", "/homeless-shelter"),
+            "bad-name": ("exported", "x"),
+            "shellHook": ("var", 'export HOOKED="$TRICKY!"'),
+        },
+        functions={"greet": 'greet ()\n{\n    echo "hi $1"\n}'})
+    env_sh = tmp_path / "env.sh"
+    env_sh.write_text(build.render_env_script(model, "demo"))
+    env = {"PATH": "/usr/bin:/bin", "HOME": "/home/me", "SHELL": "/bin/zsh", "OLDPWD": str(tmp_path)}
+    out = sourced(str(env_sh), 'printf "%s\\0" "$TRICKY" "$HOOKED" "${ARR[@]}" "${#ARR[@]}" "${ASSOC[k 1]}" '
+                  '"$PATH" "$SHELL" "$HOME" "$OLDPWD" "${TMPDIR-unset}" "${NIX_BUILD_TOP-unset}" '
+                  '"$ONBOARD_PROFILE" "$(greet you)"; env | grep -c "^LOCAL_ONLY=" || true', env=env)
+    values, count = out.rsplit("\0", 1)
+    assert values.split("\0") == [
+        TRICKY, TRICKY + "!", "a b", "it's", "", "3", "v'1",
+        "/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-x/bin:/usr/bin:/bin", "/bin/zsh", "/home/me", str(tmp_path),
+        "unset", "unset", "demo", "hi you"]
+    assert count.strip() == "0"  # a plain variable stays unexported, as in nix develop
+
+
+def test_pure_env_script_does_not_append_the_outer_path(tmp_path):
+    model = build.EnvModel(variables={"PATH": ("exported", "/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-x/bin"),
+                                      "IN_NIX_SHELL": ("exported", "impure")})
+    env_sh = tmp_path / "env.sh"
+    env_sh.write_text(build.render_env_script(model, "demo"))
+    out = sourced(str(env_sh), 'echo "$PATH|$IN_NIX_SHELL|${ONBOARD_PURE-gone}"',
+                  env={"PATH": "/usr/bin:/bin", "ONBOARD_PURE": "1"})
+    assert out.strip() == "/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-x/bin|pure|gone"
+    for outer in ("", "/usr/bin"):
+        path = sourced(str(env_sh), 'echo "$PATH"', env={"PATH": outer} if outer else {}).strip()
+        assert "" not in path.split(":"), path  # no empty entry (the current directory)
+
+
+def test_nix_shell_dump_is_read_back_exactly(tmp_path):
+    dumper = tmp_path / "dump.sh"
+    dumper.write_text(build.DUMPER)
+    out = tmp_path / "out"
+    script = (f"export TRICKY={build.sh_quote(TRICKY)}; PLAIN=p; ARR=(x 'y z'); declare -A AS=([k]=v); "
+              f"f1() {{ echo f1; }}; onboardShellHook='echo hook'; shellHook=''; export IN_NIX_SHELL=pure; "
+              f"export USER=someone; PATH=/usr/bin:/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-x/bin; "
+              f". {dumper} {out}")
+    subprocess.run(["bash", "--norc", "--noprofile", "-c", script], check=True)
+    model = build.model_from_dump(out.read_bytes(), strip_path_prefix="/usr/bin")
+    v = model.variables
+    assert v["TRICKY"] == ("exported", TRICKY)
+    assert v["PLAIN"] == ("var", "p")
+    assert v["ARR"] == ("array", ["x", "y z"])
+    assert v["AS"] == ("associative", {"k": "v"})
+    assert v["shellHook"][1] == "echo hook" and "onboardShellHook" not in v
+    assert v["IN_NIX_SHELL"] == ("exported", "impure")
+    assert "USER" not in v
+    assert v["PATH"][1] == "/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-x/bin"
+    assert "f1" in model.functions and "echo f1" in model.functions["f1"]
+
+
+def test_model_from_print_dev_env_json():
+    doc = {"bashFunctions": {"runHook": " \n    echo run\n"},
+           "variables": {"A": {"type": "exported", "value": "1"}, "L": {"type": "array", "value": ["x"]}}}
+    model = build.model_from_json(doc)
+    assert model.variables == {"A": ("exported", "1"), "L": ("array", ["x"])}
+    assert model.functions["runHook"] == "runHook ()\n{\n \n    echo run\n}"
+
+
+@pytest.fixture
+def fake_nix(tmp_path, monkeypatch):
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    nix = bindir / "nix"
+    nix.write_text("#!/bin/sh\necho 'nix (Nix) 2.99.0'\n")
+    nix.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bindir}:/usr/bin:/bin")
+    monkeypatch.delenv("ONBOARD_NIXPKGS_OVERRIDE", raising=False)
+    monkeypatch.delenv("ONBOARD_NIX_BACKEND", raising=False)
+    return nix
+
+
+def make_cache(tmp_path, files: list) -> tuple[str, cache.Manifest]:
+    d = tmp_path / "env" / "demo"
+    d.mkdir(parents=True)
+    (d / "env.sh").write_text("true\n")
+    (d / "inputs.sh").write_text("ONBOARD_INPUTS=()\n")
+    os.symlink(sys.executable, d / "gcroot")  # any existing target stands in for a store path
+    m = cache.Manifest()
+    m.name, m.profile, m.version, m.system = "demo", str(files[0]), cache.onboard_version(), cache.system_id()
+    m.backend, m.nix_prog = "flake", "nix"
+    m.nix_path, m.nix_mtime_ns, m.nix_size = cache.program_identity("nix")
+    m.bash = "/bin/bash"
+    m.inputs = [cache.Input.of(str(f)) for f in files]
+    m.store_paths = ["/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-demo-env"]
+    m.built = time.time()
+    (d / "manifest").write_text(m.dumps())
+    return str(d), m
+
+
+def test_manifest_round_trip_and_staleness(tmp_path, fake_nix):
+    prof = tmp_path / "demo.yaml"
+    prof.write_text("name: demo\n")
+    spaced = tmp_path / "with space.txt"
+    spaced.write_text("x\n")
+    d, m = make_cache(tmp_path, [prof, spaced])
+    again = cache.read_manifest(d)
+    assert again is not None and again.dumps() == m.dumps()
+    assert again.inputs[1].path == str(spaced)
+    assert cache.stale_reason(again, d, profile_file=str(prof)) == ""
+    assert "the profile is now" in cache.stale_reason(again, d, profile_file=str(tmp_path / "other.yaml"))
+
+    # same content, new mtime: fresh, and the new stat is recorded
+    os.utime(prof, ns=(0, prof.stat().st_mtime_ns + 10**9))
+    assert cache.stale_reason(cache.read_manifest(d), d) == ""
+    assert str(prof.stat().st_mtime_ns) in open(os.path.join(d, "manifest")).read()
+    # changed content (same size): stale
+    prof.write_text("name: DEMO\n")
+    assert cache.stale_reason(cache.read_manifest(d), d) == f"{prof} changed"
+    prof.write_text("name: demo\n")
+    assert cache.stale_reason(cache.read_manifest(d), d) == ""
+
+
+@pytest.mark.parametrize("change, expect", [
+    ("override", "ONBOARD_NIXPKGS_OVERRIDE changed"),
+    ("nix", "Nix changed"),
+    ("no-nix", "nix is no longer on PATH"),
+    ("gcroot", "the GC root is gone"),
+    ("system", "the system changed"),
+    ("version", "onboard was upgraded"),
+    ("deleted", "is gone"),
+    ("backend", "ONBOARD_NIX_BACKEND asks for nix-shell"),
+])
+def test_every_key_part_makes_the_cache_stale(tmp_path, fake_nix, monkeypatch, change, expect):
+    prof = tmp_path / "demo.yaml"
+    prof.write_text("name: demo\n")
+    d, m = make_cache(tmp_path, [prof])
+    if change == "override":
+        monkeypatch.setenv("ONBOARD_NIXPKGS_OVERRIDE", str(tmp_path))
+    elif change == "nix":
+        fake_nix.write_text(fake_nix.read_text() + "# upgraded\n")
+    elif change == "no-nix":
+        monkeypatch.setenv("PATH", "/nonexistent")
+    elif change == "gcroot":
+        os.unlink(os.path.join(d, "gcroot"))
+        os.symlink(str(tmp_path / "gone"), os.path.join(d, "gcroot"))  # dangling
+    elif change == "system":
+        m.system = "riscv64 linux"
+    elif change == "version":
+        m.version = "0.0.1"
+    elif change == "deleted":
+        prof.unlink()
+    elif change == "backend":
+        monkeypatch.setenv("ONBOARD_NIX_BACKEND", "nix-shell")
+    if change in ("system", "version"):
+        open(os.path.join(d, "manifest"), "w").write(m.dumps())
+    assert expect in cache.stale_reason(cache.read_manifest(d), d)
+
+
+def test_broken_manifests_are_not_used(tmp_path):
+    assert cache.Manifest.loads("") is None
+    assert cache.Manifest.loads("onboard-env-cache 0\n") is None
+    assert cache.Manifest.loads("onboard-env-cache 1\ninput x y z\n") is None
+    assert cache.read_manifest(str(tmp_path / "missing")) is None
+
+
+def test_project_key_matches_bash():
+    out = subprocess.run(["bash", "-c", 'cd /tmp && echo "${PWD//\\//%}"'], capture_output=True, text=True).stdout
+    assert out.strip() == cache.project_key("/tmp") == "%tmp"
+
+
+def test_active_profile_is_found_from_a_subdirectory(tmp_path, monkeypatch):
+    monkeypatch.setenv("ONBOARD_STATE_DIR", str(tmp_path / "state"))
+    proj = tmp_path / "proj"
+    (proj / "a" / "b").mkdir(parents=True)
+    d = tmp_path / "state" / "projects" / cache.project_key(str(proj))
+    d.mkdir(parents=True)
+    (d / "active").write_text("web\n")
+    assert cache.active_profile(str(proj / "a" / "b")) == (str(proj), "web")
+    assert cache.active_profile(str(tmp_path)) is None
+
+
+def test_shell_argv_parsing():
+    assert parse_argv(["web"]) == ("web", set(), None)
+    assert parse_argv(["web", "--pure", "--", "ls", "-l", "--", "x"]) == ("web", {"--pure"}, ["ls", "-l", "--", "x"])
+    assert parse_argv(["--", "true"]) == (None, set(), ["true"])
+    assert parse_argv(["--print-env", "web"]) == ("web", {"--print-env"}, None)
+    for bad in (["web", "ls"], ["--nope"], ["web", "--"]):
+        with pytest.raises(Usage):
+            parse_argv(bad)
+
+
+def test_parse_age():
+    assert parse_age("30d") == 30 * 86400 and parse_age("12h") == 43200 and parse_age("2w") == 14 * 86400
+    for bad in ("", "30", "d", "-1d", "1y"):
+        with pytest.raises(ValueError):
+            parse_age(bad)
+
+
+def test_generation_diff():
+    a = Generation(number=1, profile="web", time=0, packages=["hello", "redis"], env={"A": "1", "B": "2"},
+                   store_paths=["/nix/store/a"])
+    b = Generation(number=2, profile="base", time=0, packages=["hello", "jq"], env={"A": "1", "B": "3", "C": "4"},
+                   store_paths=["/nix/store/b"])
+    assert diff(a, b) == ["profile web -> base", "- redis", "+ jq", "~ $B: 2 -> 3", "+ $C=4"]
+    assert diff(None, a) == ["+ profile web", "+ hello", "+ redis"]
+    same = Generation(number=3, profile="web", time=0, packages=a.packages, env=a.env, store_paths=["/nix/store/c"])
+    assert diff(a, same) == ["the environment was rebuilt (same packages and variables)"]
