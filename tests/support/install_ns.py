@@ -13,6 +13,7 @@ import signal
 import stat
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -112,10 +113,14 @@ class Sandbox:
 
     def __post_init__(self) -> None:
         self.base = Path(self.base)
+        if os.access("/dev/shm", os.W_OK):  # tmpfs: copying /etc there is ~20x faster than on disk
+            self.base = Path(tempfile.mkdtemp(prefix="onboard-sb-", dir="/dev/shm"))
+            self.base.rmdir()
         self.nix = self.base / "nix"
         self.etc = self.base / "etc"
         self.home = self.base / "home"
         self.nix.mkdir(parents=True)
+        os.chmod(self.base, 0o755)
         self.home.mkdir()
         _copy_etc(self.etc, self.drop_nixbld)
         (self.base / "runner.sh").write_text(RUNNER)
