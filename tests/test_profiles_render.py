@@ -309,6 +309,15 @@ def test_rendered_shell_runs_on_the_standin(tmp_path, monkeypatch):
     r = standin.nix_shell(out / "shell.nix", check)
     assert r.returncode == 0, r.stderr
     assert r.stdout.splitlines() == expected
+    # a directory in the venv's place that is not a virtualenv is never cleared
+    other = tmp_path / "other"
+    (other / ".venv").mkdir(parents=True)
+    (other / ".venv" / "notes.txt").write_text("mine\n")
+    monkeypatch.setenv("ONBOARD_PROJECT_DIR", str(other))
+    r = standin.nix_shell(out / "shell.nix", 'echo "venv=$VIRTUAL_ENV"')
+    assert r.returncode == 0 and r.stdout.strip() == "venv=", r.stderr
+    assert "exists and is not a virtualenv: left alone" in r.stderr
+    assert os.listdir(other / ".venv") == ["notes.txt"]
 
 
 @needs_nix

@@ -59,8 +59,8 @@ class PythonSpec:
 
     `requirements` is the absolute path of the requirements or lock file (resolved
     relative to the profile that names it), or None for a bare venv.
-    `venv_dir` is where the venv goes, relative to the directory the shell is entered
-    from (default ".venv"), or absolute.
+    `venv_dir` is where the venv goes, relative to the project directory
+    ($ONBOARD_PROJECT_DIR, else the directory the shell is entered from; default ".venv").
     `libraries` are attribute paths whose lib/ goes on LD_LIBRARY_PATH, for binary wheels
     that expect system libraries (stdenv.cc.cc.lib for libstdc++, zlib...).
     """

@@ -148,15 +148,21 @@ def _shell_hook(profile: Profile) -> list[Segment]:
         seg.append("${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}\"\n")
     if py:
         venv = py.venv_dir
-        venv_sh = shlex.quote(venv) if os.path.isabs(venv) else '"${ONBOARD_PROJECT_DIR:-$PWD}"/' + shlex.quote(venv)
+        venv_sh = '"${ONBOARD_PROJECT_DIR:-$PWD}"/' + shlex.quote(venv)
         seg += [f"# Python {py.version}: a virtualenv made from the package set's {py.attribute()}\n",
                 f"_ob_venv={venv_sh}\n",
                 "_ob_python=", Expr(attr_path(py.attribute())), "/bin/python3\n",
                 "if [ ! -x \"$_ob_venv/bin/python\" ] || [ \"$(readlink -f \"$_ob_venv/bin/python\")\" != "
                 "\"$(readlink -f \"$_ob_python\")\" ]; then\n"
-                "  echo \"onboard: creating the Python virtualenv $_ob_venv\" >&2\n"
-                "  \"$_ob_python\" -m venv --clear \"$_ob_venv\" >&2 || echo \"onboard: could not create "
+                "  if [ -e \"$_ob_venv\" ] && [ ! -f \"$_ob_venv/pyvenv.cfg\" ] && "
+                "[ -n \"$(ls -A \"$_ob_venv\" 2>/dev/null)\" ]; then\n"
+                "    echo \"onboard: $_ob_venv exists and is not a virtualenv: left alone (no virtualenv "
+                "in this shell)\" >&2\n"
+                "  else\n"
+                "    echo \"onboard: creating the Python virtualenv $_ob_venv\" >&2\n"
+                "    \"$_ob_python\" -m venv --clear \"$_ob_venv\" >&2 || echo \"onboard: could not create "
                 "the virtualenv $_ob_venv\" >&2\n"
+                "  fi\n"
                 "fi\n"]
         if py.requirements:
             seg += ["_ob_req=", Expr("./" + requirements_file(profile)), "\n",

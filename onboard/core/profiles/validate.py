@@ -614,10 +614,15 @@ def check_python(node: Optional[YNode], file: str, c: Checker) -> dict[str, Any]
     if m.get("venv") is not None:
         v = c.text(m.get("venv"), "python.venv", nonempty=True)
         if v is not None:
+            parts = [x for x in v.replace("\\", "/").split("/") if x not in ("", ".")]
             if "\n" in v or "\0" in v:
                 c.error(m.get("venv"), "python.venv: must be a single-line path")
+            elif os.path.isabs(v) or v.startswith("~") or not parts or ".." in parts:
+                c.error(m.get("venv"), f"python.venv: `{v}` must be a directory inside the project, "
+                                       "like .venv (the virtualenv is made there, and remade when the "
+                                       "Python changes)")
             else:
-                out["venv"] = v
+                out["venv"] = "/".join(parts)
     if m.get("libraries") is not None:
         libs = []
         for value, item in c.text_list(m.get("libraries"), "python.libraries") or []:
