@@ -17,9 +17,6 @@ from onboard.tui.services import Services
 from onboard.tui.state import AppState, RunSummary
 from onboard.tui.theme import ONBOARD
 
-MIN_WIDTH, MIN_HEIGHT = 60, 18
-
-
 @dataclass
 class TuiResult:
     """What the user asked for when leaving: "quit", or "shell" to enter PROFILE's shell now."""
@@ -54,13 +51,12 @@ class OnboardApp(App[TuiResult]):
         self.state = AppState(demo_dir=demo_dir, choices=choices)
         self.start = start
         self.running = False  # a run (apply, revert, uninstall) is changing the machine
-        self._too_small: Any = None
         self.register_theme(ONBOARD)
         self.theme = "onboard"
         if demo_dir:
             self.sub_title = f"DEMO: changes only inside {demo_dir}"
 
-    # -- start and size --------------------------------------------------------------------------
+    # -- start ---------------------------------------------------------------------------------
     def on_mount(self) -> None:
         from onboard.tui.screens.welcome import WelcomeScreen
 
@@ -69,26 +65,6 @@ class OnboardApp(App[TuiResult]):
             self.show_profiles()
         elif self.start == "uninstall":
             self.show_uninstall()
-        self.call_after_refresh(self._check_size)
-
-    def on_resize(self, event: Any) -> None:
-        self._check_size()
-
-    def _check_size(self) -> None:
-        w, h = self.size
-        small = w < MIN_WIDTH or h < MIN_HEIGHT
-        if small and self._too_small is None:
-            from onboard.tui.screens.dialogs import TooSmallScreen
-
-            self._too_small = TooSmallScreen(MIN_WIDTH, MIN_HEIGHT)
-            self.push_screen(self._too_small)
-        elif self._too_small is not None:
-            if small:
-                self._too_small.update_size(w, h)
-            else:
-                screen, self._too_small = self._too_small, None
-                if screen in self.screen_stack:
-                    screen.dismiss()
 
     # -- help and quit ---------------------------------------------------------------------------
     def action_help(self) -> None:

@@ -19,6 +19,8 @@ from typing import Any, Callable, Optional, TextIO
 from onboard.tui.messages import EventsPending
 
 RATE = 30.0  # deliveries (and so renders) per second at most
+#: events of which only the newest per action matters: a queued one is replaced, not added
+MERGEABLE = ("action-progress", "nix-progress")
 
 
 def format_event(event: Any) -> str:
@@ -58,7 +60,7 @@ class EventBridge:
         self.interval = 1.0 / rate
         self._lock = threading.Lock()
         self._queue: list[Any] = []
-        self._progress_at: dict[str, int] = {}  # action_id -> index of its queued progress event
+        self._progress_at: dict[tuple[str, str], int] = {}  # (kind, action_id) -> queued index
         self._signalled = False
         self._last = 0.0
         self._timer: Any = None
@@ -89,15 +91,19 @@ class EventBridge:
                 pass
         with self._lock:
             self.received += 1
-            if getattr(event, "kind", "") == "action-progress":
-                at = self._progress_at.get(event.action_id)
+            kind = getattr(event, "kind", "")
+            if kind in MERGEABLE:
+                key = (kind, getattr(event, "action_id", ""))
+                at = self._progress_at.get(key)
                 if at is not None:
                     self._queue[at] = event
                     self.merged += 1
                     return
-                self._progress_at[event.action_id] = len(self._queue)
-            elif getattr(event, "kind", "") in ("action-finished", "action-failed", "action-started"):
-                self._progress_at.pop(getattr(event, "action_id", ""), None)
+                self._progress_at[key] = len(self._queue)
+            elif kind in ("action-finished", "action-failed", "action-started"):
+                aid = getattr(event, "action_id", "")
+                for k in MERGEABLE:
+                    self._progress_at.pop((k, aid), None)
             self._queue.append(event)
             if self._signalled:
                 return

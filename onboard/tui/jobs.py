@@ -111,5 +111,10 @@ class UninstallJob(Job):
 
 
 def receipt_has_changes(outcome: Optional[Any]) -> bool:
+    """True when the run left something to undo: a step done, or one that started changing
+    things (it has a snapshot). A step that failed before its snapshot changed nothing."""
     receipt = getattr(outcome, "receipt", None)
-    return bool(receipt is not None and any(getattr(e, "owned", False) for e in getattr(receipt, "entries", [])))
+    if receipt is None:
+        return False
+    return any(getattr(e, "owned", False) and (e.state == "done" or bool(e.record))
+               for e in getattr(receipt, "entries", []))

@@ -86,6 +86,7 @@ class RunModel:
         self.log_total = 0
         self.counters: dict[str, Counter] = {}
         self.current = ""
+        self.nix: Any = None  # the latest Nix progress event (onboard.core.profiles.nixlog)
         for i, row in enumerate(rows):
             self._add(str(row.get("id", i)), i, str(row.get("description", "")), list(row.get("paths", [])))
         self.total = len(self.order)
@@ -143,6 +144,11 @@ class RunModel:
         elif kind == "notice":
             self.notices.append(event.message)
             self._log(getattr(event, "action_id", ""), event.level, "note: " + event.message)
+        elif kind == "nix-progress":
+            self.nix = event
+            view = self.actions.get(getattr(event, "action_id", ""))
+            if view is not None and hasattr(event, "summary"):
+                view.text = event.summary()
         elif kind == "plan-finished":
             self.status = event.status
             self.errors.extend(e for e in event.errors if e not in self.errors)
@@ -195,6 +201,10 @@ class RunModel:
     def nix_summary(self) -> str:
         """devenv-style: "3 of 10 built | 1.2 of 40.0 MB downloaded"."""
         parts = []
+        if self.nix is not None and hasattr(self.nix, "summary"):
+            text = self.nix.summary()
+            if text:
+                parts.append(text)
         for unit, c in sorted(self.counters.items()):
             if unit == "bytes":
                 parts.append(f"{_mb(c.done)} of {_mb(c.total)} MB downloaded" if c.total

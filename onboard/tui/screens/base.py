@@ -5,8 +5,20 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from textual import events
 from textual.binding import Binding
 from textual.screen import Screen
+from textual.widgets import Static
+
+#: below this size a screen shows a notice instead of its content
+MIN_WIDTH, MIN_HEIGHT = 60, 18
+
+
+class TooSmallNotice(Static):
+    def show_size(self, width: int, height: int) -> None:
+        self.update(f"This terminal is {width}x{height}; onboard needs at least {MIN_WIDTH}x{MIN_HEIGHT}.\n"
+                    "Make the window bigger (nothing is lost), or press Ctrl+C to quit and use "
+                    "`onboard install` instead.")
 
 
 class StepScreen(Screen):
@@ -29,6 +41,23 @@ class StepScreen(Screen):
 
         for bar in self.query(TitleBar):
             bar.show(self.title, self.sub_title)
+        self.mount(TooSmallNotice(id="too-small"))
+        self.check_size()
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.check_size()
+
+    def on_screen_resume(self) -> None:
+        self.check_size()
+
+    def check_size(self) -> None:
+        """Too small: hide everything but a notice (no crash, no lost state); big enough: undo that."""
+        w, h = self.app.size
+        small = w < MIN_WIDTH or h < MIN_HEIGHT
+        self.set_class(small, "-too-small")
+        if small:
+            for notice in self.query(TooSmallNotice):
+                notice.show_size(w, h)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "back" and not self.CAN_GO_BACK:

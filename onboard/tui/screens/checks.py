@@ -90,7 +90,6 @@ class ChecksScreen(StepScreen):
         yield KeyBar()
 
     def on_mount(self) -> None:
-        super().on_mount()
         if self.app.state.checks:
             self._show_results(self.app.state.checks)
             self._finish(self.app.state.recommendation, self.app.state.checks_error)

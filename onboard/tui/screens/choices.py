@@ -70,7 +70,6 @@ class ChoicesScreen(StepScreen):
         yield KeyBar()
 
     def on_mount(self) -> None:
-        super().on_mount()
         st = self.app.state
         c = st.get_choices()
         if st.recommendation and not st.mode_chosen:

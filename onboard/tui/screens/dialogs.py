@@ -189,29 +189,5 @@ class HelpScreen(TextScreen):
         return cls("Help: " + (getattr(screen, "STEP", "") or "onboard").split(" ", 1)[-1], text)
 
 
-class TooSmallScreen(ModalScreen):
-    """Shown over everything while the terminal is too small; goes away when it is big enough."""
-
-    BINDINGS = [Binding("ctrl+c,q", "app.quit_app", "Quit")]
-
-    def __init__(self, min_w: int, min_h: int) -> None:
-        super().__init__()
-        self.min_w, self.min_h = min_w, min_h
-
-    def _text(self, w: int, h: int) -> str:
-        return (f"This terminal is {w}x{h}; onboard needs at least {self.min_w}x{self.min_h}.\n"
-                "Make the window bigger, or press q to quit and run `onboard install` instead.")
-
-    def compose(self) -> ComposeResult:
-        w, h = self.app.size
-        yield Static(self._text(w, h), id="too-small")
-
-    def update_size(self, w: int, h: int) -> None:
-        try:
-            self.query_one("#too-small", Static).update(self._text(w, h))
-        except Exception:
-            pass
-
-
 __all__ = ["ConfirmDialog", "PickDialog", "MultiDialog", "TextDialog", "TextScreen", "HelpScreen",
-           "TooSmallScreen", "Any"]
+           "Any"]

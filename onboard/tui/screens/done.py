@@ -92,7 +92,6 @@ class DoneScreen(StepScreen):
         return t
 
     def on_mount(self) -> None:
-        super().on_mount()
         self.query_one("#shell" if self.can_shell else "#quit", Button).focus()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:

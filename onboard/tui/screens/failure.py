@@ -61,9 +61,12 @@ class FailureScreen(StepScreen):
         why = f.error if f else ("; ".join(s.errors) or "unknown")
         t.append("Why: ", style="bold")
         t.append(why)
+        t.append("\nWhat to do: ", style="bold")
         if f and f.hint:
-            t.append("\nWhat to do: ", style="bold")
             t.append(f.hint)
+        else:
+            t.append("the log lines below show what went wrong; fix the cause and retry"
+                     + (", or revert what this run changed" if self.can_revert else "") + ".")
         for e in s.errors:
             if not f or e != f.error:
                 t.append(f"\nAlso: {e}")
@@ -92,7 +95,6 @@ class FailureScreen(StepScreen):
         yield KeyBar()
 
     def on_mount(self) -> None:
-        super().on_mount()
         self.query_one("#retry" if self.can_retry else "#quit", Button).focus()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:

@@ -69,7 +69,6 @@ class PlanScreen(StepScreen):
         yield KeyBar()
 
     def on_mount(self) -> None:
-        super().on_mount()
         self.query_one("#back", Button).focus()
         self.run_worker(self._build, thread=True, exclusive=True, group="plan", exit_on_error=False)
 

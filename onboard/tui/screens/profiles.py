@@ -68,7 +68,6 @@ class ProfilesScreen(StepScreen):
         yield KeyBar()
 
     def on_mount(self) -> None:
-        super().on_mount()
         if not self.project:
             c = self.app.state.choices
             self.project = (getattr(c, "project_dir", "") or "") or os.getcwd()

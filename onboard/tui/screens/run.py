@@ -74,7 +74,6 @@ class RunScreen(StepScreen):
         yield KeyBar()
 
     def on_mount(self) -> None:
-        super().on_mount()
         self.app.running = True
         self.started = time.monotonic()
         self._update_overall()

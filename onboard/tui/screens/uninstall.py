@@ -55,7 +55,6 @@ class UninstallScreen(StepScreen):
         yield KeyBar()
 
     def on_mount(self) -> None:
-        super().on_mount()
         self.query_one("#back", Button).focus()
         self.run_worker(self._plan, thread=True, exclusive=True, group="uninstall", exit_on_error=False)
 

@@ -61,7 +61,6 @@ class WelcomeScreen(StepScreen):
         yield KeyBar()
 
     def on_mount(self) -> None:
-        super().on_mount()
         self.query_one("#start", Button).focus()
         if self.app.state.team:
             self._show_team(self.app.state.team)
