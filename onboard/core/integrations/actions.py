@@ -235,6 +235,8 @@ class JsoncEdit(Action):
         return {"post": sha256_bytes(data) if data is not None else None}
 
     def revert(self, ctx: Context, record: dict[str, Any]) -> None:
+        if "path" not in record:
+            return  # failed before its snapshot: nothing was changed
         notes: list[str] = []
 
         def strip(current: bytes) -> Optional[bytes]:
@@ -267,6 +269,10 @@ class GeneratedFile(WriteFile):
         if data is not None and self.signature and data.startswith(self.signature.encode()):
             record.update(existed=False, adopted=True)
         return record
+
+    def revert(self, ctx: Context, record: dict[str, Any]) -> None:
+        if "path" in record:  # else it failed before its snapshot: nothing was changed
+            super().revert(ctx, record)
 
 
 # -- direnv allow -----------------------------------------------------------------------------
@@ -342,6 +348,8 @@ class DirenvAllow(RunCommand):
         ctx.run(self.argv, cwd=self.cwd or None)
 
     def revert(self, ctx: Context, record: dict[str, Any]) -> None:
+        if "missing_dirs" not in record:
+            return  # failed before its snapshot: nothing was changed
         deny_dir = _direnv_data_dir() / "deny"
         before = set(os.listdir(deny_dir)) if deny_dir.is_dir() else set()
         if shutil.which(self.undo[0]) is not None and os.path.isdir(self.project):
@@ -422,14 +430,16 @@ class SystemdUserUnits(Action):
         return {}
 
     def revert(self, ctx: Context, record: dict[str, Any]) -> None:
+        if "files" not in record:
+            return  # failed before its snapshot: nothing was changed
         have = shutil.which("systemctl") is not None
         if have and self.enable:
             self._systemctl(ctx, "disable", "--now", *self.enable, check=False)
-        for name in reversed(list(self.units)):
-            rec = record.get("files", {}).get(name)
-            if rec:
-                content = self.units[name].encode()
-                revert_file(ctx, rec, expected=lambda _o, c=content: c)
+        # the file whose write created the directories goes last, so they can go with it
+        files = record.get("files", {})
+        for name in sorted(files, key=lambda n: len(files[n].get("created_dirs") or [])):
+            content = self.units.get(name, "").encode()
+            revert_file(ctx, files[name], expected=lambda _o, c=content: c)
         if have:
             self._systemctl(ctx, "daemon-reload", check=False)
 
