@@ -66,6 +66,16 @@ def test_warm_entry_has_the_profile_env_path_and_hook(world, tmp_path):
         assert heavy not in modules, heavy
 
 
+def test_project_dir_is_the_root_holding_profiles(world, tmp_path):
+    sub = world.project / "src"
+    sub.mkdir(exist_ok=True)
+    r = world.onboard("shell", "web", "--", "sh", "-c", 'echo "$ONBOARD_PROJECT_DIR"', cwd=sub)
+    assert r.stdout.strip() == str(world.project), r.stderr
+    elsewhere = world.onboard("shell", "web", "--", "sh", "-c", 'echo "${ONBOARD_PROJECT_DIR-unset}"',
+                              cwd=tmp_path, ONBOARD_PROFILES_DIR=str(world.profiles))
+    assert elsewhere.stdout.strip() == "unset", elsewhere.stderr
+
+
 def test_outer_path_is_kept_after_the_profile_path(world):
     r = world.onboard("shell", "web", "--", "sh", "-c", 'echo "$PATH"', PATH="/opt/x/bin:" + os.environ["PATH"])
     entries = r.stdout.strip().split(":")

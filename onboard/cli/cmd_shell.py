@@ -90,5 +90,7 @@ def run(args: argparse.Namespace, out: Output) -> int:
     if args.print_env:
         out.line(result.env_sh)
         return 0
+    if project is None and profile.path:
+        project = cache.project_of_profile(profile.path)
     return fastpath.exec_shell(result.directory, profile.name, result.manifest.bash or "/bin/bash",
                                args.pure, cmd, project)

@@ -112,6 +112,8 @@ def shell_fast(argv: list[str]) -> int | None:
         return None
     if not manifest.bash or not os.access(manifest.bash, os.X_OK):
         return None
+    if project is None:
+        project = cache.project_of_profile(profile_file)
     if os.environ.get("ONBOARD_TEST_WARM_MODULES"):
         _dump_modules(os.environ["ONBOARD_TEST_WARM_MODULES"])
     return exec_shell(directory, name, manifest.bash, "--pure" in flags, cmd, project)

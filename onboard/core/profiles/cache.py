@@ -317,6 +317,17 @@ def find_profile_file(name: str, start: str | None = None) -> str | None:
     return None
 
 
+def project_of_profile(profile_file: str, start: str | None = None) -> str | None:
+    """The project a profile belongs to when it was found in a `profiles/` directory at
+    the root of a directory containing `start` (default: cwd): that root."""
+    d = os.path.dirname(profile_file)
+    if os.path.basename(d) != "profiles":
+        return None
+    root = os.path.dirname(d)
+    here = os.path.abspath(start or os.getcwd())
+    return root if here == root or here.startswith(root.rstrip("/") + "/") else None
+
+
 # -- the project state the direnv loader reads (see generations.py) ----------------------
 
 def state_root() -> str:
