@@ -272,8 +272,12 @@ def stale_reason(m: Manifest, directory: str, profile_file: str | None = None,
     if changed and refresh:
         try:
             write_atomic(os.path.join(directory, MANIFEST), m.dumps())
-            os.utime(os.path.join(directory, ENV_SH))
-            os.utime(os.path.join(directory, INPUTS_SH))
+            # newer than every input, even one touched with a time in the future
+            import time
+
+            stamp = max([time.time_ns()] + [i.mtime_ns + 1 for i in m.inputs])
+            for name in (ENV_SH, INPUTS_SH):
+                os.utime(os.path.join(directory, name), ns=(stamp, stamp))
         except OSError:
             pass
     return ""
