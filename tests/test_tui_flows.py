@@ -45,6 +45,21 @@ async def walk_to_plan(pilot):
     return plan
 
 
+async def plan_first(pilot):
+    """Straight to the Plan screen (the walk there is tested on its own)."""
+    await at(pilot, "WelcomeScreen")
+    pilot.app.show_plan()
+    plan = await at(pilot, "PlanScreen")
+    await F.wait_for(pilot, lambda: plan.plan is not None, what="plan built")
+    return plan
+
+
+async def confirm_apply(pilot):
+    await pilot.press("a")
+    await at(pilot, "ConfirmDialog")
+    await pilot.press("y")
+
+
 async def test_install_demo_plan_to_done_saves_replayable_answers(tmp_path):
     (tmp_path / "demo").mkdir()
     app = make_app(tmp_path)
@@ -110,14 +125,17 @@ async def test_choices_hub_edits_exactly_the_headless_answers(tmp_path):
         await at(pilot, "ChoicesScreen")
         await pilot.press("down", "enter")  # unfree
         await at(pilot, "TextDialog")
-        await pilot.press(*"bad name!", "enter")
+        app.screen.query_one("Input").value = "bad name!"
+        await pilot.press("enter")
         await pilot.pause()
         assert "not accepted" in F.screen_text(app.screen)
-        await pilot.press(*["backspace"] * 20, *"vscode, slack", "enter")
+        app.screen.query_one("Input").value = "vscode, slack"
+        await pilot.press("enter")
         await at(pilot, "ChoicesScreen")
         await pilot.press("down", "enter")  # project folder
         await at(pilot, "TextDialog")
-        await pilot.press(*str(project), "enter")
+        app.screen.query_one("Input").value = str(project)
+        await pilot.press("enter")
         hub = await at(pilot, "ChoicesScreen")
         text = F.screen_text(hub)
         assert "leave Nix as it is (recommended: single-user)" in text
@@ -132,45 +150,47 @@ async def test_choices_hub_edits_exactly_the_headless_answers(tmp_path):
                                         demo_dir=str(tmp_path / "demo"))
 
 
-async def test_esc_goes_back_on_every_screen_before_apply(tmp_path):
+async def test_help_and_esc_on_every_screen_before_apply(tmp_path):
     (tmp_path / "demo").mkdir()
     app = make_app(tmp_path)
+
+    async def help_here(*words):
+        await pilot.press("question_mark")
+        text = F.screen_text(await at(pilot, "HelpScreen"))
+        assert "Keys on this screen" in text
+        for w in words:
+            assert w in text
+        await pilot.press("escape")
+        await F.wait_for(pilot, lambda: screen_name(app) != "HelpScreen")
+
     async with app.run_test(size=SIZE) as pilot:
-        await walk_to_plan(pilot)
+        await at(pilot, "WelcomeScreen")
+        await help_here("Profiles", "Uninstall", "Quit")
+        await pilot.press("enter")
+        checks = await at(pilot, "ChecksScreen")
+        await F.wait_for(pilot, lambda: checks.done)
+        await help_here("Re-run checks", "Back")
+        await pilot.press("enter")
+        await at(pilot, "ChoicesScreen")
+        await help_here("Review plan", "Back", "--answers")
+        await pilot.press("n")
+        plan = await at(pilot, "PlanScreen")
+        await F.wait_for(pilot, lambda: plan.plan is not None)
+        await help_here("Apply", "Back")
         for name in ("ChoicesScreen", "ChecksScreen", "WelcomeScreen"):
             await pilot.press("escape")
             await at(pilot, name)
         await pilot.press("p")
         await at(pilot, "ProfilesScreen")
+        await help_here("Rollback")
         await pilot.press("escape")
         await at(pilot, "WelcomeScreen")
         await pilot.press("u")
         await at(pilot, "UninstallScreen")
+        await help_here("Uninstall")
         await pilot.press("escape")
         await at(pilot, "WelcomeScreen")
     assert not (tmp_path / "demo" / "onboard-demo").exists()
-
-
-async def test_help_on_every_screen(tmp_path):
-    (tmp_path / "demo").mkdir()
-    app = make_app(tmp_path)
-    async with app.run_test(size=SIZE) as pilot:
-        await at(pilot, "WelcomeScreen")
-        for step in ("enter", "enter", "n"):
-            await pilot.press("question_mark")
-            help_screen = await at(pilot, "HelpScreen")
-            text = F.screen_text(help_screen)
-            assert "Keys on this screen" in text and "Help" in text
-            await pilot.press("escape")
-            await F.wait_for(pilot, lambda: screen_name(app) != "HelpScreen")
-            if screen_name(app) == "ChecksScreen":
-                await F.wait_for(pilot, lambda: app.screen.done)
-            await pilot.press(step)
-            await pilot.pause()
-        await at(pilot, "PlanScreen")
-        await pilot.press("question_mark")
-        text = F.screen_text(await at(pilot, "HelpScreen"))
-        assert "Apply" in text and "Back" in text
 
 
 async def test_failing_check_shows_word_and_fix(tmp_path):
@@ -222,10 +242,8 @@ async def test_failing_action_shows_cause_log_and_retries(tmp_path):
     (d / "onboard-demo" / "hello.txt").mkdir(parents=True)  # a directory where a file must go
     app = make_app(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
-        await walk_to_plan(pilot)
-        await pilot.press("a")
-        await at(pilot, "ConfirmDialog")
-        await pilot.press("y")
+        await plan_first(pilot)
+        await confirm_apply(pilot)
         fail = await at(pilot, "FailureScreen")
         text = F.screen_text(fail)
         assert "FAILED" in text and f"write {d / 'onboard-demo' / 'hello.txt'}" in text
@@ -248,10 +266,8 @@ async def test_failing_action_can_be_reverted(tmp_path):
     (tmp_path / "demo").mkdir()
     app = make_app(tmp_path, build_plan=lambda choices: F.failing_plan(d))
     async with app.run_test(size=SIZE) as pilot:
-        await walk_to_plan(pilot)
-        await pilot.press("a")
-        await at(pilot, "ConfirmDialog")
-        await pilot.press("y")
+        await plan_first(pilot)
+        await confirm_apply(pilot)
         fail = await at(pilot, "FailureScreen")
         assert (d / "made-by-onboard").is_dir()
         assert fail.can_revert and fail.can_retry
@@ -273,14 +289,15 @@ async def test_cancel_in_the_middle_stops_between_actions_then_resumes(tmp_path)
     (tmp_path / "demo").mkdir()
     app = make_app(tmp_path, build_plan=lambda choices: F.gated_plan(d, "cancel-test"))
     async with app.run_test(size=SIZE) as pilot:
-        await walk_to_plan(pilot)
-        await pilot.press("a")
-        await at(pilot, "ConfirmDialog")
-        await pilot.press("y")
+        await plan_first(pilot)
+        await confirm_apply(pilot)
         run = await at(pilot, "RunScreen")
         await F.wait_for(pilot, lambda: run.model.current, what="first action running")
-        await pilot.press("escape")  # no going back during Apply
-        assert screen_name(app) == "RunScreen"
+        await pilot.press("escape")  # no going back during Apply, and no quitting mid-run
+        await pilot.press("q")
+        await pilot.press("ctrl+c")
+        await pilot.pause(0.05)
+        assert app.is_running and screen_name(app) == "RunScreen"
         await pilot.press("c")
         await F.wait_for(pilot, lambda: "Cancelling" in F.screen_text(run))
         F.GATES["cancel-test"].set()
@@ -293,26 +310,6 @@ async def test_cancel_in_the_middle_stops_between_actions_then_resumes(tmp_path)
     assert all((d / f"step{i}.txt").exists() for i in range(3))
 
 
-async def test_quit_during_a_run_is_refused_until_it_ends(tmp_path):
-    d = tmp_path / "work"
-    d.mkdir()
-    (tmp_path / "demo").mkdir()
-    app = make_app(tmp_path, build_plan=lambda choices: F.gated_plan(d, "quit-test", n=1))
-    async with app.run_test(size=SIZE) as pilot:
-        await walk_to_plan(pilot)
-        await pilot.press("a")
-        await at(pilot, "ConfirmDialog")
-        await pilot.press("y")
-        run = await at(pilot, "RunScreen")
-        await F.wait_for(pilot, lambda: run.model.current)
-        await pilot.press("q")
-        await pilot.press("ctrl+c")
-        await pilot.pause(0.1)
-        assert app.is_running and screen_name(app) == "RunScreen"
-        F.GATES["quit-test"].set()
-        await at(pilot, "DoneScreen")
-
-
 async def test_progress_flood_is_merged_and_rendered_at_a_bounded_rate(tmp_path):
     d = tmp_path / "work"
     d.mkdir()
@@ -320,10 +317,8 @@ async def test_progress_flood_is_merged_and_rendered_at_a_bounded_rate(tmp_path)
     app = make_app(tmp_path, build_plan=lambda choices: F.gated_plan(d, "flood", n=2, progress=20000))
     delivered = []
     async with app.run_test(size=SIZE) as pilot:
-        await walk_to_plan(pilot)
-        await pilot.press("a")
-        await at(pilot, "ConfirmDialog")
-        await pilot.press("y")
+        await plan_first(pilot)
+        await confirm_apply(pilot)
         run = await at(pilot, "RunScreen")
         original = run._deliver
         run.bridge.deliver = lambda events: (delivered.append(len(events)), original(events))
@@ -432,10 +427,8 @@ async def test_done_enters_the_profile_shell(tmp_path):
     app = OnboardApp(F.services(), demo_dir=str(d),
                      choices=Choices(demo_dir=str(d), profile="python-web"))
     async with app.run_test(size=SIZE) as pilot:
-        await walk_to_plan(pilot)
-        await pilot.press("a")
-        await at(pilot, "ConfirmDialog")
-        await pilot.press("y")
+        await plan_first(pilot)
+        await confirm_apply(pilot)
         done = await at(pilot, "DoneScreen")
         assert "Enter the shell now (python-web)" in F.screen_text(done)
         await pilot.press("s")

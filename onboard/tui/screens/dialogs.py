@@ -177,12 +177,12 @@ class HelpScreen(TextScreen):
             b = active.binding
             if not isinstance(active.node, (Screen, App)) or b.action == "copy_text":
                 continue  # widgets' own keys are summed up below
-            if not b.description or (b.action, b.description) in seen or not active.enabled:
+            if not b.description or (b.action, b.description) in seen:
                 continue
             seen.add((b.action, b.description))
             shown = b.key_display or screen.app.get_key_display(b)
-            text.append(f"  {shown:<14}", style="bold")
-            text.append(b.description + "\n")
+            text.append(f"  {shown:<14}", style="bold" if active.enabled else "dim")
+            text.append(b.description + ("\n" if active.enabled else " (not available now)\n"))
         text.append("  Tab/Shift+Tab move between parts; arrows move in lists; Enter chooses.\n")
         text.append("\nStatus is always written as a word: OK, WARN, FAIL, DONE, SKIP, RUN, WAIT.\n"
                     "Everything onboard changes can be undone with `onboard uninstall`.")
