@@ -140,6 +140,16 @@ def test_without_a_name_the_projects_active_profile_loads_and_a_switch_reloads(w
     assert world.exec_in('echo "$DEMO_VAR"').stdout.strip() == "other value"
 
 
+def test_strict_envrc_files_load_too(world):
+    install(world)
+    (world.project / ".envrc").write_text("strict_env\nuse onboard demo\necho \"after:$-\" >&2\n")
+    world.direnv("allow", str(world.project))
+    r = world.exec_in('echo "$DEMO_VAR"')
+    assert r.stdout.strip() == "demo value"
+    flags = r.stderr.split("after:")[1].split()[0]
+    assert "e" in flags and "u" in flags, r.stderr  # strictness is back after loading
+
+
 def test_a_profile_name_that_is_not_one_is_refused_by_the_library(world):
     install(world)
     (world.project / ".envrc").write_text("use onboard ../../etc\n")

@@ -96,7 +96,7 @@ _onboard_watch() {
       [[ $__onboard_f -nt $__onboard_memo ]] && break
     done
     if [[ ! $__onboard_f -nt $__onboard_memo ]]; then
-      { read -r __onboard_l1 && read -r __onboard_l2 && read -r __onboard_l3; } <"$__onboard_memo"
+      { read -r __onboard_l1 && read -r __onboard_l2 && read -r __onboard_l3; } <"$__onboard_memo" || true
       if [[ $__onboard_l3 == end && $__onboard_l1 == "$__onboard_key" ]]; then
         eval "$__onboard_l2"
         return
@@ -117,8 +117,18 @@ _onboard_watch() {
 # Usage: use_onboard [NAME]
 #
 # Loads team profile NAME, or the profile made active for this project (the directory
-# of the .envrc) with `onboard switch NAME`.
+# of the .envrc) with `onboard switch NAME`. Works under strict_env too: the profile's
+# own shellHook runs without errexit/nounset, which are restored afterwards.
 use_onboard() {
+  local __onboard_opts=$- __onboard_rc=0
+  set +eu
+  _onboard_use "$@" || __onboard_rc=$?
+  [[ $__onboard_opts == *u* ]] && set -u
+  [[ $__onboard_opts == *e* ]] && set -e
+  return "$__onboard_rc"
+}
+
+_onboard_use() {
   local __onboard_name=${1-} __onboard_active=''
   local __onboard_cache=${ONBOARD_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/onboard}
   local __onboard_state=${ONBOARD_STATE_DIR:-${XDG_STATE_HOME:-$HOME/.local/state}/onboard}
