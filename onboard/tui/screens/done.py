@@ -83,7 +83,8 @@ class DoneScreen(StepScreen):
         if s.log_path:
             t.append(f"Log: {s.log_path}\n")
         if s.answers_path:
-            t.append(f"Your answers: {s.answers_path}\n  replay them: onboard apply --answers {s.answers_path}\n")
+            t.append("Your answers are saved; replay them with:\n")
+            t.append(f"  onboard apply --answers {s.answers_path}\n")
         for e in s.errors:
             t.append(f"Note: {e}\n", style="bold")
         if s.kind == "apply" and not s.profile:

@@ -46,7 +46,7 @@ class FailureScreen(StepScreen):
         if s.status == "cancelled":
             done = sum(1 for w, _ in s.changed if w in ("DONE", "SKIP"))
             return Text(f"Cancelled after {done} of {s.total} steps: nothing was left half-done.", style="bold")
-        t = Text("FAILED: ", style="bold reverse")
+        t = Text("FAILED:", style="bold reverse")
         f = s.failure
         t.append(" " + (f.description if f and f.description else s.title), style="bold")
         return t
@@ -96,6 +96,8 @@ class FailureScreen(StepScreen):
 
     def on_mount(self) -> None:
         self.query_one("#retry" if self.can_retry else "#quit", Button).focus()
+        log = self.query_one("#fail-log", VerticalScroll)
+        self.call_after_refresh(lambda: log.scroll_end(animate=False))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "retry" and not self.can_retry:
