@@ -134,6 +134,11 @@ def test_without_a_name_the_projects_active_profile_loads_and_a_switch_reloads(w
     active.write_text("demo\n")
     assert dv.active_profile(world.project) == "demo"
     assert world.exec_in('echo "$DEMO_VAR"').stdout.strip() == "demo value"
+    # a shell that cd'ed in through a symlink (logical PWD) loads the same project
+    link = world.tmp / "link-to-project"
+    link.symlink_to(world.project)
+    r = world.direnv("exec", ".", "sh", "-c", 'echo "$DEMO_VAR"', cwd=link, env=world.env(PWD=str(link)))
+    assert r.stdout.strip() == "demo value"
     active.write_text("other\n")
     bump_mtime(active)
     assert str(active) in watched(world)  # a switch makes direnv reload

@@ -50,14 +50,18 @@ def choose_mode(components: list[str], which: Which = shutil.which) -> tuple[str
     return "", ""
 
 
-def load_profile(name: str) -> tuple[Any, str]:
-    """(profile or None, why not)."""
+def load_profile(name: str, project: str = "") -> tuple[Any, str]:
+    """(profile or None, why not). Looked up from the project directory, then from here."""
     if not name:
         return None, ""
     try:
-        from onboard.core.profiles.loader import load_profile as _load
+        from onboard.core.profiles.loader import load_profile as _load, profile_dirs
 
-        return _load(name), ""
+        dirs = profile_dirs(Path(project)) if project else []
+        for d in profile_dirs():
+            if d not in dirs:
+                dirs.append(d)
+        return _load(name, dirs), ""
     except NotImplementedError:
         return None, "profiles cannot be loaded yet"
     except Exception as exc:  # a bad profile is reported by the profile checks; here it only
@@ -92,7 +96,7 @@ def plan_integrations(choices: Choices, which: Which = shutil.which,
         project = str(p)
     if choices.profile and not dv.PROFILE_NAME.match(choices.profile):
         raise ChoicesError(f"{choices.profile!r} is not a profile name (letters, digits, '.', '_' and '-')")
-    profile, why = load_profile(choices.profile)
+    profile, why = load_profile(choices.profile, project)
     if choices.profile and profile is None and why:
         note(f"profile {choices.profile} could not be read ({why}): its editor settings are left out",
              level="info")
