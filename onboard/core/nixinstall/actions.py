@@ -64,6 +64,17 @@ def unpacked_release(staging: str, store_dir: str = layout.STORE) -> Optional[Re
         return None
 
 
+def missing_parents(path: os.PathLike | str) -> list[str]:
+    """The parent directories of `path` that do not exist yet, outermost first. Recorded in the
+    snapshot (write-ahead), so a process killed right after creating them still removes them."""
+    missing = []
+    p = Path(path).parent
+    while not p.exists():
+        missing.append(str(p))
+        p = p.parent
+    return list(reversed(missing))
+
+
 def _need_release(staging: str, store_dir: str = layout.STORE) -> ReleaseInfo:
     info = unpacked_release(staging, store_dir)
     if info is None:
@@ -102,14 +113,11 @@ class FetchTarball(Action):
         return p.is_file() and file_sha256(p) == self.sha256
 
     def snapshot(self, ctx: Context) -> dict[str, Any]:
-        return {"existed": os.path.exists(self.dest)}
+        return {"existed": os.path.exists(self.dest), "created_dirs": missing_parents(self.dest)}
 
     def execute(self, ctx: Context, record: dict[str, Any]) -> None:
         dest = Path(self.dest)
-        if "created_dirs" not in record:
-            record["created_dirs"] = make_parents(dest)
-        else:
-            make_parents(dest)
+        make_parents(dest)
         try:
             download(self.url, dest, self.sha256, emit=ctx.emit, action_id=ctx.action_id,
                      expected_size=self.size)
@@ -634,7 +642,9 @@ class ShellRcBlock(_Preflight, MarkedBlock):
 
     def snapshot(self, ctx: Context) -> dict[str, Any]:
         self._preflight()
-        return super().snapshot(ctx)
+        record = super().snapshot(ctx)
+        record["created_dirs"] = missing_parents(record["path"])
+        return record
 
     def revert(self, ctx: Context, record: dict[str, Any]) -> None:
         if not record:
@@ -680,7 +690,9 @@ class NixConfBlock(_Preflight, MarkedBlock):
 
     def snapshot(self, ctx: Context) -> dict[str, Any]:
         self._preflight()
-        return super().snapshot(ctx)
+        record = super().snapshot(ctx)
+        record["created_dirs"] = missing_parents(record["path"])
+        return record
 
     def execute(self, ctx: Context, record: dict[str, Any]) -> None:
         super().execute(ctx, record)
@@ -785,7 +797,9 @@ class NixpkgsConfig(_Preflight, Action):
             if problem:
                 raise ActionError(f"onboard will not change {self.path}: {problem}",
                                   hint="add the unfree settings yourself, or remove them from the file")
-        return file_snapshot(ctx, self.path)
+        record = file_snapshot(ctx, self.path)
+        record["created_dirs"] = missing_parents(record["path"])
+        return record
 
     def execute(self, ctx: Context, record: dict[str, Any]) -> None:
         target = Path(record["path"])
