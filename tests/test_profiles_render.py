@@ -316,8 +316,17 @@ def test_rendered_shell_runs_on_the_standin(tmp_path, monkeypatch):
     monkeypatch.setenv("ONBOARD_PROJECT_DIR", str(other))
     r = standin.nix_shell(out / "shell.nix", 'echo "venv=$VIRTUAL_ENV"')
     assert r.returncode == 0 and r.stdout.strip() == "venv=", r.stderr
-    assert "exists and is not a virtualenv: left alone" in r.stderr
+    assert "was not made by onboard" in r.stderr and "left alone" in r.stderr
     assert os.listdir(other / ".venv") == ["notes.txt"]
+    # nor is the user's own virtualenv made from another Python
+    (other / ".venv" / "pyvenv.cfg").write_text("home = /usr/bin\n")
+    (other / ".venv" / "bin").mkdir()
+    (other / ".venv" / "bin" / "python").symlink_to("/bin/sh")  # any other interpreter
+    r = standin.nix_shell(out / "shell.nix", 'echo "venv=$VIRTUAL_ENV"')
+    assert r.returncode == 0 and "was not made by onboard" in r.stderr, r.stderr
+    assert sorted(os.listdir(other / ".venv")) == ["bin", "notes.txt", "pyvenv.cfg"]
+    # the one onboard made carries its marker
+    assert (project / ".venv" / ".onboard-venv").exists()
 
 
 @needs_nix

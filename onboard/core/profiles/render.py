@@ -154,14 +154,17 @@ def _shell_hook(profile: Profile) -> list[Segment]:
                 "_ob_python=", Expr(attr_path(py.attribute())), "/bin/python3\n",
                 "if [ ! -x \"$_ob_venv/bin/python\" ] || [ \"$(readlink -f \"$_ob_venv/bin/python\")\" != "
                 "\"$(readlink -f \"$_ob_python\")\" ]; then\n"
-                "  if [ -e \"$_ob_venv\" ] && [ ! -f \"$_ob_venv/pyvenv.cfg\" ] && "
+                "  if [ -e \"$_ob_venv\" ] && [ ! -f \"$_ob_venv/.onboard-venv\" ] && "
                 "[ -n \"$(ls -A \"$_ob_venv\" 2>/dev/null)\" ]; then\n"
-                "    echo \"onboard: $_ob_venv exists and is not a virtualenv: left alone (no virtualenv "
-                "in this shell)\" >&2\n"
+                "    echo \"onboard: $_ob_venv was not made by onboard and its Python is not the "
+                "profile's: left alone (move it aside, or set python.venv to another directory)\" >&2\n"
                 "  else\n"
                 "    echo \"onboard: creating the Python virtualenv $_ob_venv\" >&2\n"
-                "    \"$_ob_python\" -m venv --clear \"$_ob_venv\" >&2 || echo \"onboard: could not create "
-                "the virtualenv $_ob_venv\" >&2\n"
+                "    if \"$_ob_python\" -m venv --clear \"$_ob_venv\" >&2; then\n"
+                "      : > \"$_ob_venv/.onboard-venv\"\n"
+                "    else\n"
+                "      echo \"onboard: could not create the virtualenv $_ob_venv\" >&2\n"
+                "    fi\n"
                 "  fi\n"
                 "fi\n"]
         if py.requirements:
