@@ -348,7 +348,7 @@ def check_url(c: Any, node: YNode, value: str, what: str, schemes: Iterable[str]
     if parts.scheme != "file" and not parts.hostname:
         c.error(node, f"{what}: `{value}` has no host name")
         return None
-    if parts.scheme == "file" and not parts.path.startswith("/"):
+    if parts.scheme == "file" and (parts.netloc not in ("", "localhost") or not parts.path.startswith("/")):
         c.error(node, f"{what}: `{value}`: a file:// URL needs an absolute path (file:///srv/nix)")
         return None
     if parts.query or parts.fragment:
