@@ -57,10 +57,13 @@ class OnboardApp(App[TuiResult]):
             self.sub_title = f"DEMO: changes only inside {demo_dir}"
 
     # -- start ---------------------------------------------------------------------------------
-    def on_mount(self) -> None:
+    def get_default_screen(self) -> Any:
+        """The Welcome screen is the bottom of the stack (no blank screen is drawn first)."""
         from onboard.tui.screens.welcome import WelcomeScreen
 
-        self.push_screen(WelcomeScreen())
+        return WelcomeScreen()
+
+    def on_mount(self) -> None:
         if self.start == "profiles":
             self.show_profiles()
         elif self.start == "uninstall":

@@ -19,6 +19,8 @@ from typing import Any, Callable, Optional, TextIO
 from onboard.tui.messages import EventsPending
 
 RATE = 30.0  # deliveries (and so renders) per second at most
+#: in a flood, the emitting thread lets the UI thread run every this many events
+YIELD_EVERY = 64
 #: events of which only the newest per action matters: a queued one is replaced, not added
 MERGEABLE = ("action-progress", "nix-progress")
 
@@ -89,6 +91,8 @@ class EventBridge:
                 self._log.flush()
             except (OSError, ValueError):
                 pass
+        if self.received % YIELD_EVERY == YIELD_EVERY - 1:
+            time.sleep(0)  # a flood must not starve the UI thread of the GIL
         with self._lock:
             self.received += 1
             kind = getattr(event, "kind", "")

@@ -3,12 +3,16 @@ footer, and Esc going back (before Apply)."""
 
 from __future__ import annotations
 
+import os
 from typing import ClassVar
 
 from textual import events
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Static
+
+#: the flow's styles, loaded when the first flow screen or dialog opens (not for the Welcome)
+FLOW_CSS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "flow.tcss")
 
 #: below this size a screen shows a notice instead of its content
 MIN_WIDTH, MIN_HEIGHT = 60, 18
@@ -22,6 +26,7 @@ class TooSmallNotice(Static):
 
 
 class StepScreen(Screen):
+    CSS_PATH = FLOW_CSS
     #: shown by `?` together with the screen's key bindings
     HELP: ClassVar[str] = ""
     #: header text, e.g. "2/6 Checks"
@@ -41,7 +46,6 @@ class StepScreen(Screen):
 
         for bar in self.query(TitleBar):
             bar.show(self.title, self.sub_title)
-        self.mount(TooSmallNotice(id="too-small"))
         self.check_size()
 
     def on_resize(self, event: events.Resize) -> None:
@@ -54,10 +58,15 @@ class StepScreen(Screen):
         """Too small: hide everything but a notice (no crash, no lost state); big enough: undo that."""
         w, h = self.app.size
         small = w < MIN_WIDTH or h < MIN_HEIGHT
-        self.set_class(small, "-too-small")
         if small:
-            for notice in self.query(TooSmallNotice):
-                notice.show_size(w, h)
+            notices = self.query(TooSmallNotice)
+            if notices:
+                notice = notices.first()
+            else:  # made only when needed: the normal start-up stays lean
+                notice = TooSmallNotice(id="too-small")
+                self.mount(notice)
+            notice.show_size(w, h)
+        self.set_class(small, "-too-small")
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "back" and not self.CAN_GO_BACK:

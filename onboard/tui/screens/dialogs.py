@@ -13,10 +13,12 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Input, OptionList, SelectionList, Static
 from textual.widgets.option_list import Option
 
+from onboard.tui.screens.base import FLOW_CSS
 from onboard.tui.widgets.bars import KeyBar
 
 
 class Dialog(ModalScreen):
+    CSS_PATH = FLOW_CSS
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
     HELP = "Esc closes this dialog without changing anything."
 

@@ -119,7 +119,7 @@ class RunScreen(StepScreen):
             if row is None:
                 row = self.rows[aid] = ActionRow(view)
                 container.mount(row)
-            elif row.is_mounted:
+            else:
                 row.refresh_view()
         current = self.rows.get(self.model.current)
         if current is not None and current.is_mounted:

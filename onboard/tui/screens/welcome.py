@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, VerticalScroll
-from textual.widgets import Button, Static
+from textual.containers import VerticalScroll
+from textual.widgets import Static
 
 from onboard.tui.messages import TeamLoaded
 from onboard.tui.screens.base import StepScreen
@@ -28,12 +29,13 @@ def welcome_title(team: str) -> str:
 
 
 class WelcomeScreen(StepScreen):
+    CSS_PATH = None  # the shared styles are enough: it draws before anything else loads
     STEP = "1/6 Welcome"
     HELP = ("onboard takes this machine to your team's pinned Nix dev shell. Press Enter to start: "
             "it first checks the machine without changing anything. You can leave at any point "
             "before the Apply step and nothing will have changed.")
     BINDINGS = [
-        Binding("enter", "start", "Start", show=True),
+        Binding("enter", "start", "Start", key_display="Enter"),
         Binding("p", "profiles", "Profiles"),
         Binding("u", "uninstall", "Uninstall"),
         Binding("q", "quit", "Quit"),
@@ -42,26 +44,27 @@ class WelcomeScreen(StepScreen):
 
     def compose(self) -> ComposeResult:
         yield TitleBar()
-        with VerticalScroll():
+        with VerticalScroll(id="welcome-body"):
             yield Static(welcome_title(""), id="welcome-title", classes="title")
-            yield Static("onboard sets this machine up for your team: Nix, the team's pinned "
-                         "development shell, and the hooks that load it in your shell and editor.",
-                         classes="lead")
-            yield Static(STEPS, classes="lead")
-            yield Static(UNDO, classes="lead")
+            yield Static(self.body(), classes="lead")
             demo = self.app.state.demo_dir
             if demo:
                 yield Static(f"DEMO MODE: the plan only makes harmless changes inside {demo}.",
                              classes="notice")
-            with Horizontal(classes="buttons"):
-                yield Button("Start", id="start", variant="primary", compact=True)
-                yield Button("Profiles", id="profiles", compact=True)
-                yield Button("Uninstall", id="uninstall", compact=True)
-                yield Button("Quit", id="quit", compact=True)
         yield KeyBar()
 
+    @staticmethod
+    def body() -> Text:
+        t = Text()
+        t.append("onboard sets this machine up for your team: Nix, the team's pinned development "
+                 "shell, and the hooks that load it in your shell and editor.\n\n")
+        t.append(STEPS + "\n\n")
+        t.append(UNDO + "\n\n")
+        t.append("Press Enter to start", style="bold reverse")
+        t.append("  (p profiles, u uninstall, q quit, ? help)")
+        return t
+
     def on_mount(self) -> None:
-        self.query_one("#start", Button).focus()
         if self.app.state.team:
             self._show_team(self.app.state.team)
         else:
@@ -82,10 +85,6 @@ class WelcomeScreen(StepScreen):
 
     def _show_team(self, team: str) -> None:
         self.query_one("#welcome-title", Static).update(welcome_title(team))
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        {"start": self.action_start, "profiles": self.action_profiles,
-         "uninstall": self.action_uninstall, "quit": self.action_quit}[event.button.id or "quit"]()
 
     def action_start(self) -> None:
         self.app.show_checks()

@@ -1,47 +1,64 @@
-"""One action of a run: its status word, what it does, and a progress bar."""
+"""One action of a run on one line: status word, what it does, a bar and the detail.
+
+A single Static that draws its own bar (plans have dozens of actions: one cheap widget
+each keeps opening the Apply screen and redrawing it fast). The bar is characters, not
+colour: "[#######-------]".
+"""
 
 from __future__ import annotations
 
 from rich.text import Text
-from textual.app import ComposeResult
-from textual.widget import Widget
-from textual.widgets import Label, ProgressBar
+from textual.widgets import Static
 
-from onboard.tui.progress import RUNNING, ActionView, status_word
+from onboard.tui.progress import RUNNING, WAITING, ActionView, status_word
 from onboard.tui.theme import badge
 
+BAR = 14
 
-class ActionRow(Widget):
+
+def bar_text(fraction: float | None, running: bool, width: int = BAR) -> str:
+    if fraction is None:
+        return "[" + ("working".center(width, ".") if running else " " * width) + "]"
+    filled = int(round(fraction * width))
+    return "[" + "#" * filled + "-" * (width - filled) + "]"
+
+
+def detail_text(v: ActionView) -> str:
+    if v.text:
+        return v.text
+    if v.total and v.unit == "bytes":
+        return f"{v.done / 1e6:.1f} of {v.total / 1e6:.1f} MB"
+    if v.total:
+        return f"{v.done:.0f} of {v.total:.0f} {v.unit}".rstrip()
+    return ""
+
+
+class ActionRow(Static):
+    DEFAULT_CSS = """
+    ActionRow {
+        height: 1;
+        padding: 0 1;
+    }
+    """
+
     def __init__(self, view: ActionView) -> None:
         super().__init__(id=f"act-{view.index}")
         self.view = view
+        self.update(self.line())
 
-    def compose(self) -> ComposeResult:
-        yield Label(badge(status_word(self.view.status)), classes="word")
-        yield Label(self._desc(), classes="desc")
-        yield ProgressBar(total=1, show_eta=False, show_percentage=False)
-
-    def _desc(self) -> Text:
+    def line(self) -> Text:
         v = self.view
-        t = Text(v.description, overflow="ellipsis", no_wrap=True)
-        detail = v.text
-        if not detail and v.total and v.unit:
-            detail = f"{v.done:.0f} of {v.total:.0f} {v.unit}" if v.unit != "bytes" else \
-                f"{v.done / 1e6:.1f} of {v.total / 1e6:.1f} MB"
+        t = Text(no_wrap=True, overflow="ellipsis")
+        t.append_text(badge(status_word(v.status)))
+        t.append(" ")
+        t.append(bar_text(v.fraction, v.status == RUNNING), style="bold" if v.status == RUNNING else "dim"
+                 if v.status == WAITING else "")
+        t.append(" ")
+        t.append(v.description)
+        detail = detail_text(v)
         if detail:
             t.append(f"  {detail}", style="dim")
         return t
 
     def refresh_view(self) -> None:
-        v = self.view
-        labels = self.query(Label)
-        labels.first().update(badge(status_word(v.status)))
-        labels.last().update(self._desc())
-        bar = self.query_one(ProgressBar)
-        frac = v.fraction
-        if frac is None and v.status == RUNNING:
-            bar.update(total=None)
-        elif frac is None:
-            bar.update(total=1, progress=0)
-        else:
-            bar.update(total=1, progress=frac)
+        self.update(self.line())

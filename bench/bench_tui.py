@@ -1,0 +1,219 @@
+#!/usr/bin/env python3
+"""TUI benchmark, in a real terminal (tmux, 80x24), side by side in one run.
+
+1. Start-up: time from spawning `python -m onboard` to the Welcome screen being drawn,
+   next to `python -c pass` and a minimal Textual app that draws one word (the floor
+   Textual itself sets). Goal: first screen under 0.5 s.
+2. Responsiveness: the largest gap between ticks of a 10 ms timer on the event loop
+   while a demo install floods the UI with progress events (an action emitting N
+   progress and log events as fast as it can), through onboard's bridge (merged,
+   at most ~30 renders/s) and, for comparison, with one message per event. Goal: no
+   stall over 100 ms.
+
+Usage: .venv/bin/python bench/bench_tui.py [--runs 5] [--events 100000]
+Needs tmux. Uses a temporary HOME and XDG dirs; changes nothing else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+
+
+def tmux(*args: str) -> str:
+    return subprocess.run(["tmux", *args], capture_output=True, text=True).stdout
+
+
+def env_for(home: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(HOME=str(home), XDG_STATE_HOME=str(home / "state"), XDG_CONFIG_HOME=str(home / "config"),
+               XDG_CACHE_HOME=str(home / "cache"), XDG_DATA_HOME=str(home / "data"),
+               PYTHONPATH=str(ROOT), TERM="xterm-256color")
+    env.pop("NO_COLOR", None)
+    return env
+
+
+def time_to_screen(cmd: list[str], word: str, home: Path, timeout: float = 10.0) -> float:
+    """Spawn `cmd` in a fresh 80x24 tmux session; seconds until `word` is on the screen."""
+    name = f"bench-tui-{os.getpid()}-{time.monotonic_ns()}"
+    envs = [f"{k}={v}" for k, v in env_for(home).items() if k in
+            ("HOME", "XDG_STATE_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_DATA_HOME", "PYTHONPATH")]
+    shell = "env " + " ".join(f"'{e}'" for e in envs) + " " + " ".join(f"'{c}'" for c in cmd) + "; sleep 5"
+    t0 = time.monotonic()
+    subprocess.run(["tmux", "new-session", "-d", "-s", name, "-x", "80", "-y", "24", shell], check=True)
+    try:
+        while time.monotonic() - t0 < timeout:
+            if word in tmux("capture-pane", "-p", "-t", name):
+                return time.monotonic() - t0
+            time.sleep(0.002)
+        raise RuntimeError(f"{word!r} did not appear within {timeout} s: {tmux('capture-pane', '-p', '-t', name)}")
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", name], capture_output=True)
+
+
+MINIMAL_APP = """
+from textual.app import App
+from textual.widgets import Static
+class A(App):
+    def compose(self):
+        yield Static("Welcome")
+A().run()
+"""
+
+
+def bench_startup(runs: int, home: Path) -> dict[str, list[float]]:
+    minimal = home / "minimal_app.py"
+    minimal.write_text(MINIMAL_APP)
+    cases = {
+        "python -c pass (then echo)": ([PY, "-c", "print('Welcome')"], "Welcome"),
+        "minimal Textual app": ([PY, str(minimal)], "Welcome"),
+        "onboard (Welcome screen)": ([PY, "-m", "onboard"], "Welcome to onboard"),
+    }
+    out: dict[str, list[float]] = {k: [] for k in cases}
+    for _ in range(runs):  # interleaved, so load changes hit every case alike
+        for label, (cmd, word) in cases.items():
+            out[label].append(time_to_screen(cmd, word, home))
+    return out
+
+
+# -- responsiveness: runs inside tmux as a child ---------------------------------------------------
+
+def child(result_file: str, events: int, naive: bool) -> None:
+    sys.path.insert(0, str(ROOT))
+    from onboard.core.engine.plan import preview
+    from onboard.tui.app import OnboardApp
+    from onboard.tui.bridge import EventBridge
+    from onboard.tui.services import Services
+    from tests.support.tui_fakes import GATES, fixed_doctor, GOOD, gated_plan
+
+    work = Path(tempfile.mkdtemp(prefix="bench-tui-"))
+    plan = gated_plan(work, "bench", n=3, progress=events)
+    GATES["bench"].set()
+    gaps: list[float] = []
+    ticks: list[float] = []
+    state = {"last": 0.0, "start": 0.0, "first": 0.0}
+
+    if naive:  # one message per event, no merging, no rate limit: what the bridge avoids
+        def naive_call(self, event):  # type: ignore[no-untyped-def]
+            self.received += 1
+            self.target.app._loop.call_soon_threadsafe(self.deliver, [event])
+
+        EventBridge.__call__ = naive_call  # type: ignore[method-assign]
+
+    class BenchApp(OnboardApp):
+        def on_mount(self) -> None:
+            super().on_mount()
+            self.set_interval(0.01, self.tick)
+            self.call_after_refresh(self.go)
+
+        def go(self) -> None:
+            rows = preview(plan)
+            state["start"] = state["last"] = time.monotonic()
+            gaps.clear()
+            self.start_apply(plan, rows)
+            self.set_interval(0.05, self.check_done)
+
+        def tick(self) -> None:
+            now = time.monotonic()
+            gaps.append(now - state["last"])
+            ticks.append(now)
+            state["last"] = now
+            screen = self.screen
+            if not state["first"] and getattr(getattr(screen, "model", None), "current", ""):
+                state["first"] = now  # the flood has reached the screen
+
+        def check_done(self) -> None:
+            if type(self.screen).__name__ in ("DoneScreen", "FailureScreen"):
+                run = self.state.last_run
+                flood = [g for t, g in zip(ticks, gaps) if state["first"] and t > state["first"]]
+                Path(result_file).write_text(json.dumps({
+                    "status": run.status if run else "?", "seconds": time.monotonic() - state["start"],
+                    "max_gap": max(gaps) if gaps else 0, "p99_gap": sorted(gaps)[int(len(gaps) * 0.99)] if gaps else 0,
+                    "ticks": len(gaps), "max_gap_flood": max(flood) if flood else 0,
+                    "switch": (state["first"] or state["start"]) - state["start"]}))
+                self.exit()
+
+    svc = Services(run_checks=fixed_doctor(GOOD), recommend_mode=lambda r: ("single", ""),
+                   team_name=lambda: "", build_plan=lambda c: plan)
+    BenchApp(svc, demo_dir=str(work)).run()
+    shutil.rmtree(work, ignore_errors=True)
+
+
+def bench_stall(events: int, naive: bool, home: Path) -> dict:
+    result = home / f"stall-{'naive' if naive else 'bridge'}.json"
+    result.unlink(missing_ok=True)
+    name = f"bench-stall-{os.getpid()}-{int(naive)}"
+    envs = " ".join(f"'{k}={v}'" for k, v in env_for(home).items() if k.startswith(("HOME", "XDG_", "PYTHONPATH")))
+    cmd = (f"env {envs} '{PY}' '{__file__}' --child '{result}' --events {events}" + (" --naive" if naive else "")
+           + f" || echo failed > '{home}/child-err.txt'")
+    subprocess.run(["tmux", "new-session", "-d", "-s", name, "-x", "80", "-y", "24", cmd], check=True)
+    try:
+        end = time.monotonic() + 300
+        while time.monotonic() < end and not result.exists():
+            time.sleep(0.1)
+        if not result.exists():
+            raise RuntimeError("the stall run did not finish: " + tmux("capture-pane", "-p", "-t", name)[-2000:])
+        time.sleep(0.05)
+        return json.loads(result.read_text())
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", name], capture_output=True)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--events", type=int, default=100000)
+    ap.add_argument("--child", metavar="RESULT_FILE")
+    ap.add_argument("--naive", action="store_true")
+    ap.add_argument("--skip-naive", action="store_true", help="do not run the one-message-per-event comparison")
+    args = ap.parse_args()
+    if args.child:
+        child(args.child, args.events, args.naive)
+        return 0
+    if not shutil.which("tmux"):
+        print("bench_tui: needs tmux", file=sys.stderr)
+        return 2
+    home = Path(tempfile.mkdtemp(prefix="bench-tui-home-"))
+    try:
+        print(f"start-up to first drawn screen, 80x24 tmux, {args.runs} runs each (median, min):")
+        startup = bench_startup(args.runs, home)
+        med = {k: statistics.median(v) for k, v in startup.items()}
+        for label, values in startup.items():
+            print(f"  {label:<30} {med[label] * 1000:7.0f} ms  (min {min(values) * 1000:.0f} ms)")
+        base = med["minimal Textual app"]
+        ob = med["onboard (Welcome screen)"]
+        print(f"  onboard / minimal Textual app: {ob / base:.2f}x;  goal < 500 ms: "
+              f"{'met' if ob < 0.5 else 'NOT met'} ({ob * 1000:.0f} ms)")
+        print(f"\nevent-loop stall during a demo install flooding {args.events} progress events "
+              "(10 ms timer, largest gap):")
+        bridged = bench_stall(args.events, False, home)
+        print(f"  onboard bridge (merged, <=30 renders/s): max {bridged['max_gap'] * 1000:6.0f} ms, "
+              f"p99 {bridged['p99_gap'] * 1000:5.0f} ms, run {bridged['seconds']:.2f} s, {bridged['status']}")
+        print(f"    of which: opening the Apply screen took {bridged['switch'] * 1000:.0f} ms; largest gap "
+              f"while the flood was drawn {bridged['max_gap_flood'] * 1000:.0f} ms; {bridged['ticks']} ticks")
+        if not args.skip_naive:
+            naive = bench_stall(args.events, True, home)
+            print(f"  one message per event (naive):           max {naive['max_gap'] * 1000:6.0f} ms, "
+                  f"p99 {naive['p99_gap'] * 1000:5.0f} ms, run {naive['seconds']:.2f} s, {naive['status']}")
+            print(f"  naive / bridge, largest stall: {naive['max_gap'] / max(bridged['max_gap'], 1e-6):.1f}x; "
+                  f"run time: {naive['seconds'] / max(bridged['seconds'], 1e-6):.1f}x")
+        print(f"  goal no stall over 100 ms: {'met' if bridged['max_gap'] < 0.1 else 'NOT met'} "
+              f"({bridged['max_gap'] * 1000:.0f} ms)")
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
