@@ -131,3 +131,20 @@ def test_units_are_what_lorri_documents():
     service = lr.service_unit("/home/u/.nix-profile/bin/lorri", which=lambda n: None)
     assert "ExecStart=/home/u/.nix-profile/bin/lorri daemon" in service
     assert "Restart=on-failure" in service and "ProtectSystem=full" in service
+
+
+def test_onboard_envrc_lorri_writes_the_lorri_line_and_falls_back_without_lorri(world, tmp_path):
+    r = world.onboard("envrc", "--lorri", "--project", str(world.project), "--no-allow")
+    assert r.returncode == 0, r.stderr
+    assert (world.project / ".envrc").read_text().splitlines()[-1] == 'eval "$(lorri direnv)"'
+    assert "not allowed (--no-allow)" in r.stderr
+    other = tmp_path / "other"
+    other.mkdir()
+    env = world.env(PATH=os.pathsep.join(p for p in os.environ["PATH"].split(os.pathsep)
+                                         if not os.path.exists(os.path.join(p, "lorri"))))
+    from tests.conftest import run_onboard
+
+    r = run_onboard("envrc", "demo", "--lorri", "--project", str(other), "--no-allow", env=env)
+    assert r.returncode == 0, r.stderr
+    assert "lorri is not installed" in r.stderr
+    assert (other / ".envrc").read_text().splitlines()[-1] == "use onboard demo"
