@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import shlex
 import shutil
 import stat
 import subprocess
@@ -165,6 +166,22 @@ def test_install_rerun_and_uninstall_leave_home_as_it_was(isolated_home, env):
     assert init_py.stat().st_ino != init_ino  # onboard itself was installed again
     assert "done. Next: onboard   (or headless: onboard install --profile python-web --yes)" in second.stdout
 
+    # every file the package needs at run time was installed (the terminal UI's stylesheets...)
+    site = init_py.parent
+    wanted = {str(p.relative_to(ROOT / "onboard")) for p in (ROOT / "onboard").rglob("*")
+              if p.is_file() and "__pycache__" not in p.parts and p.suffix not in (".pyc",)}
+    assert wanted <= {str(p.relative_to(site)) for p in site.rglob("*") if p.is_file()}
+
+    # a broken team config: onboard is installed, the problems are shown as file:line:col
+    bad = home / "team" / "onboard.yaml"
+    bad.parent.mkdir()
+    bad.write_text("team: Data\ndefault_profil: web\n")
+    broken = run("--python", BASE_PYTHON, "--team-config", str(bad), env=env, cwd=home)
+    assert broken.returncode == 1
+    assert f"{bad}:2:1: unknown key `default_profil`; did you mean `default_profile`?" in broken.stderr
+    assert "the team config has the problems above" in broken.stdout
+    shutil.rmtree(home / "team")
+
     removed = ok(run("--uninstall", env=env, cwd=home))
     assert "onboard is uninstalled" in removed.stdout
     assert snapshot(home) == before
@@ -178,7 +195,11 @@ def test_onboard_uninstall_removes_its_own_venv_last(isolated_home, env):
     before = prepare_home(home)
     venv = home / ".local" / "share" / "onboard" / "venv"
     launcher = home / ".local" / "bin" / "onboard"
-    ok(run("--python", BASE_PYTHON, "--no-run", env=env, cwd=home))
+    # piped into sh on a terminal, as from the wiki: it installs, then starts the terminal UI
+    screen = run_on_terminal(f"cat {shlex.quote(str(SCRIPT))} | sh -s -- --from {shlex.quote(str(ROOT))} "
+                             f"--python {shlex.quote(BASE_PYTHON)} --profile science", env, home)
+    assert "starting onboard with profile science" in screen
+    assert "__EXITED__ rc=0" in screen
     assert venv.is_dir()
     dry = subprocess.run([str(launcher), "uninstall", "--dry-run"], env=env, text=True, capture_output=True,
                          stdin=subprocess.DEVNULL, timeout=120)
@@ -197,6 +218,37 @@ def test_onboard_uninstall_removes_its_own_venv_last(isolated_home, env):
     ]
     assert "everything onboard did is undone" in gone.stderr
     assert snapshot(home) == before
+
+
+def run_on_terminal(command: str, env: dict, cwd: Path, timeout: float = 240) -> str:
+    """Run `command` in a tmux pane (a real terminal); press q once the terminal UI's welcome
+    screen shows; return what the pane shows at the end."""
+    import time
+
+    sock = f"onboard-bootstrap-{os.getpid()}"
+    keep = ("HOME", "XDG_CONFIG_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME", "XDG_DATA_HOME", "PATH",
+            "ONBOARD_BOOTSTRAP_PIP_ARGS", "PIP_CONFIG_FILE", "NO_COLOR", "NIX_CONFIG")
+    envs = " ".join(f"{k}={shlex.quote(env[k])}" for k in keep if k in env)
+    inner = f"cd {shlex.quote(str(cwd))} && env -u CI {envs} TERM=xterm-256color sh -c {shlex.quote(command)}; " \
+            "echo __EXITED__ rc=$?; sleep 30"
+    subprocess.run(["tmux", "-L", sock, "new-session", "-d", "-s", "boot", "-x", "100", "-y", "30", inner],
+                   check=True, env=env)
+    screen, pressed = "", False
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            time.sleep(0.5)
+            screen = subprocess.run(["tmux", "-L", sock, "capture-pane", "-p", "-S", "-200", "-t", "boot"],
+                                    capture_output=True, text=True).stdout
+            if "__EXITED__" in screen:
+                break
+            if not pressed and "Welcome" in screen:
+                subprocess.run(["tmux", "-L", sock, "send-keys", "-t", "boot", "q"], check=True)
+                pressed = True
+    finally:
+        subprocess.run(["tmux", "-L", sock, "kill-server"], capture_output=True)
+    assert pressed, f"no welcome screen on the terminal:\n{screen}"
+    return screen
 
 
 def test_uninstall_refuses_while_onboard_changes_are_recorded(isolated_home, env):
