@@ -145,7 +145,7 @@ def child(result_file: str, events: int, naive: bool) -> None:
                 self.exit()
 
     svc = Services(run_checks=fixed_doctor(GOOD), recommend_mode=lambda r: ("single", ""),
-                   team_name=lambda: "", build_plan=lambda c: plan)
+                   load_team=lambda: None, build_plan=lambda c: plan)
     BenchApp(svc, demo_dir=str(work)).run()
     shutil.rmtree(work, ignore_errors=True)
 

@@ -486,3 +486,46 @@ def test_first_screen_imports_no_core_and_nothing_heavy():
                        timeout=60)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == ""
+
+
+TEAM_YAML = """\
+version: 1
+team: Platform
+default_profile: science
+editors: [vim]
+loader: direnv
+"""
+
+
+async def test_team_config_names_the_team_and_fills_the_choices(tmp_path, monkeypatch):
+    cfg = tmp_path / "onboard.yaml"
+    cfg.write_text(TEAM_YAML)
+    monkeypatch.setenv("ONBOARD_TEAM_CONFIG", str(cfg))
+    app = OnboardApp(F.services(load_team=OnboardApp().services.load_team,
+                                seed_choices=OnboardApp().services.seed_choices))
+    async with app.run_test(size=SIZE) as pilot:
+        welcome = await at(pilot, "WelcomeScreen")
+        await F.wait_for(pilot, lambda: "Platform" in F.screen_text(welcome))
+        text = F.screen_text(welcome)
+        assert "Welcome to onboard for the Platform team" in text
+        assert f"Team config: {cfg}" in text and "your default profile: science" in text
+        app.show_choices()
+        hub = await at(pilot, "ChoicesScreen")
+        text = F.screen_text(hub)
+        assert "science" in text and "direnv" in text and "vim" in text
+    c = app.state.choices
+    assert (c.profile, c.components) == ("science", ["direnv", "vim"])
+
+
+async def test_invalid_team_config_is_shown_not_used(tmp_path, monkeypatch):
+    cfg = tmp_path / "onboard.yaml"
+    cfg.write_text("version: 1\nteam: Platform\ndefault_profil: science\n")
+    monkeypatch.setenv("ONBOARD_TEAM_CONFIG", str(cfg))
+    app = OnboardApp(F.services(load_team=OnboardApp().services.load_team))
+    async with app.run_test(size=SIZE) as pilot:
+        welcome = await at(pilot, "WelcomeScreen")
+        await F.wait_for(pilot, lambda: "problems" in F.screen_text(welcome))
+        text = F.screen_text(welcome)
+        assert "default_profil" in text and f"{cfg}:3" in text
+        assert "Welcome to onboard" in text
+    assert app.choices().profile == ""

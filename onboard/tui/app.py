@@ -85,6 +85,33 @@ class OnboardApp(App[TuiResult]):
             return
         self.exit(TuiResult("quit"))
 
+    # -- the answers ---------------------------------------------------------------------------
+    def choices(self) -> Any:
+        """The answers being made (exactly what `onboard apply --answers` replays), created on
+        first use with what the team config fills in."""
+        st = self.state
+        if st.choices is None:
+            from onboard.core.choices import Choices
+
+            st.choices = Choices(demo_dir=st.demo_dir)
+            self.seed_choices()
+        return st.choices
+
+    def seed_choices(self) -> None:
+        st = self.state
+        if st.choices is None or st.team is None or st.demo_dir or st.team_applied:
+            return
+        try:
+            st.team_applied = dict(self.services.seed_choices(st.team, st.choices) or {})
+        except Exception as exc:  # a team config the core cannot apply: say so, go on without
+            st.team_error = f"could not apply the team config: {exc}"
+        if "mode" in st.team_applied:
+            st.mode_chosen = True  # the team's mode is the default; the doctor's is shown beside it
+
+    def team_loaded(self, team: Any, error: str) -> None:
+        self.state.team, self.state.team_error = team, error
+        self.seed_choices()
+
     # -- the flow ----------------------------------------------------------------------------------
     def show_checks(self) -> None:
         from onboard.tui.screens.checks import ChecksScreen
@@ -99,14 +126,14 @@ class OnboardApp(App[TuiResult]):
     def show_plan(self) -> None:
         from onboard.tui.screens.plan import PlanScreen
 
-        self.push_screen(PlanScreen(self.state.get_choices()))
+        self.push_screen(PlanScreen(self.choices()))
 
     def start_apply(self, plan: Any, rows: list) -> None:
         """Confirmed: from here on there is no going back with Esc, only cancel or revert."""
         from onboard.tui.screens.run import ApplyJob, RunScreen
 
         self.state.plan, self.state.rows = plan, rows
-        self.switch_screen(RunScreen(ApplyJob(self.services, plan, self.state.get_choices()), rows))
+        self.switch_screen(RunScreen(ApplyJob(self.services, plan, self.choices()), rows))
 
     def start_revert(self, summary: RunSummary) -> None:
         from onboard.tui.screens.run import RevertJob, RunScreen

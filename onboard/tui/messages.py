@@ -28,7 +28,8 @@ class ChecksFinished(Message, bubble=False):
 
 @dataclass
 class TeamLoaded(Message, bubble=False):
-    name: str
+    team: Any  # TeamConfig or None
+    error: str = ""
 
 
 @dataclass

@@ -102,23 +102,17 @@ def real_list_profiles() -> list:
     return _call("onboard.core.profiles.loader", "list_profiles", "the team profiles")
 
 
-def real_team_name() -> str:
-    """The team's name from its team config, or "" when there is none."""
-    for modname in ("onboard.core.team", "onboard.core.teamconfig"):
-        try:
-            mod = importlib.import_module(modname)
-        except ImportError:
-            continue
-        for fn_name in ("load_team", "load_team_config", "find_team_config"):
-            fn = getattr(mod, fn_name, None)
-            if fn is None:
-                continue
-            try:
-                team = fn()
-            except Exception:  # a broken team config is doctor's business, not the welcome's
-                return ""
-            return str(getattr(team, "name", "") or getattr(team, "team", "") or "")
-    return ""
+def real_load_team() -> Any:
+    """The team config (onboard.yaml) found from the current directory, or None.
+    Raises with every problem when the file is invalid."""
+    mod = _import("onboard.core.teamconfig", "the team config")
+    return mod.load_team_config()
+
+
+def real_seed_choices(team: Any, choices: Any) -> dict[str, Any]:
+    """Fill what the choices leave open from the team config; return what was filled."""
+    mod = _import("onboard.core.teamconfig", "the team config")
+    return mod.apply_to_choices(team, choices)
 
 
 def answers_path() -> Path:
@@ -145,7 +139,8 @@ class Services:
     run_uninstall: Callable[[Any, Callable], list[str]] = real_run_uninstall
     list_profiles: Callable[[], list] = real_list_profiles
     generations: Optional[Any] = None  # a GenerationsBackend; None = the real one, made on first use
-    team_name: Callable[[], str] = real_team_name
+    load_team: Callable[[], Any] = real_load_team
+    seed_choices: Callable[[Any, Any], dict[str, Any]] = real_seed_choices
     answers_path: Callable[[], Path] = answers_path
     log_dir: Callable[[], Path] = log_dir
     is_root: Callable[[], bool] = field(default=lambda: os.geteuid() == 0)

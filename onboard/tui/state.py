@@ -69,11 +69,6 @@ class AppState:
     plan: Any = None
     rows: list[dict[str, Any]] = field(default_factory=list)
     last_run: Optional[RunSummary] = None
-    team: str = ""
-
-    def get_choices(self) -> Any:
-        if self.choices is None:
-            from onboard.core.choices import Choices
-
-            self.choices = Choices(demo_dir=self.demo_dir)
-        return self.choices
+    team: Any = None  # the team config (onboard.core.teamconfig.TeamConfig), once loaded
+    team_error: str = ""
+    team_applied: dict[str, Any] = field(default_factory=dict)  # what the team config filled in

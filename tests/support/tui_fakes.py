@@ -49,9 +49,21 @@ def fixed_doctor(results: list[CheckResult]) -> Callable:
     return run_checks
 
 
+@dataclass
+class Team:
+    """What the TUI reads of a team config."""
+
+    team: str = "Acme"
+    path: str = "/srv/acme/onboard.yaml"
+    default_profile: str = "python-web"
+
+
+TEAM = Team()
+
+
 def services(**overrides: Any) -> Services:
     base = dict(run_checks=fixed_doctor(GOOD), recommend_mode=lambda r: ("single", "no systemd here"),
-                team_name=lambda: "Acme", list_profiles=lambda: [])
+                load_team=lambda: TEAM, seed_choices=lambda team, choices: {}, list_profiles=lambda: [])
     base.update(overrides)
     return Services(**base)
 

@@ -71,7 +71,7 @@ class ChoicesScreen(StepScreen):
 
     def on_mount(self) -> None:
         st = self.app.state
-        c = st.get_choices()
+        c = self.app.choices()
         if st.recommendation and not st.mode_chosen:
             c.mode = st.recommendation[0]
         self.refresh_hub()
@@ -97,7 +97,7 @@ class ChoicesScreen(StepScreen):
     # -- the hub -------------------------------------------------------------------------------
     def values(self) -> dict[str, str]:
         st = self.app.state
-        c = st.get_choices()
+        c = self.app.choices()
         hook = next((h for h in ("direnv", "lorri") if h in c.components), "none")
         editors = [e for e, _ in EDITORS if e in c.components]
         mode = MODE_NAMES.get(c.mode, c.mode)
@@ -121,7 +121,7 @@ class ChoicesScreen(StepScreen):
         keep = hub.highlighted
         values = self.values()
         hub.clear_options()
-        c = self.app.state.get_choices()
+        c = self.app.choices()
         if c.demo_dir:
             t = Text()
             t.append(f"{LABELS['demo']:<17}", style="bold")
@@ -137,7 +137,7 @@ class ChoicesScreen(StepScreen):
         self.query_one("#missing", Static).update(self.missing())
 
     def missing(self) -> Text:
-        c = self.app.state.get_choices()
+        c = self.app.choices()
         notes = []
         if c.demo_dir:
             notes.append("Demo mode: the plan makes harmless changes inside the demo folder only.")
@@ -167,7 +167,7 @@ class ChoicesScreen(StepScreen):
         from onboard.tui.screens import dialogs as d
 
         st = self.app.state
-        c = st.get_choices()
+        c = self.app.choices()
         if key == "mode":
             rec = st.recommendation[0] if st.recommendation else ""
             opts = [(m, MODE_NAMES[m] + ("  (recommended)" if m == rec else ""))
@@ -210,19 +210,19 @@ class ChoicesScreen(StepScreen):
 
     def _set_mode(self, value: Any) -> None:
         if value:
-            c = self.app.state.get_choices()
+            c = self.app.choices()
             c.mode = value
             self.app.state.mode_chosen = True
         self._changed()
 
     def _set_profile(self, value: Any) -> None:
         if value is not None:
-            self.app.state.get_choices().profile = value
+            self.app.choices().profile = value
         self._changed()
 
     def _set_hook(self, value: Any) -> None:
         if value is not None:
-            c = self.app.state.get_choices()
+            c = self.app.choices()
             c.components = [x for x in c.components if x not in ("direnv", "lorri")]
             if value != "none":
                 c.components.insert(0, value)
@@ -230,21 +230,21 @@ class ChoicesScreen(StepScreen):
 
     def _set_editors(self, value: Any) -> None:
         if value is not None:
-            c = self.app.state.get_choices()
+            c = self.app.choices()
             hooks = [x for x in c.components if x in ("direnv", "lorri")]
             c.components = hooks + [e for e, _ in EDITORS if e in value]
         self._changed()
 
     def _set_unfree(self, value: Any) -> None:
         if value is not None:
-            self.app.state.get_choices().allow_unfree = split_list(value)
+            self.app.choices().allow_unfree = split_list(value)
         self._changed()
 
     def _set_project(self, value: Any) -> None:
         if value is not None:
             import os
 
-            self.app.state.get_choices().project_dir = os.path.expanduser(value) if value else ""
+            self.app.choices().project_dir = os.path.expanduser(value) if value else ""
         self._changed()
 
     # -- onwards -------------------------------------------------------------------------------
@@ -253,7 +253,7 @@ class ChoicesScreen(StepScreen):
             self.action_review()
 
     def action_review(self) -> None:
-        c = self.app.state.get_choices()
+        c = self.app.choices()
         try:
             c.validate()
         except ValueError as exc:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -46,6 +48,7 @@ class WelcomeScreen(StepScreen):
         yield TitleBar()
         with VerticalScroll(id="welcome-body"):
             yield Static(welcome_title(""), id="welcome-title", classes="title")
+            yield Static("", id="welcome-team", classes="lead")
             yield Static(self.body(), classes="lead")
             demo = self.app.state.demo_dir
             if demo:
@@ -65,26 +68,45 @@ class WelcomeScreen(StepScreen):
         return t
 
     def on_mount(self) -> None:
-        if self.app.state.team:
-            self._show_team(self.app.state.team)
+        st = self.app.state
+        if st.team is not None or st.team_error:
+            self._show_team(st.team, st.team_error)
         else:
             # The team config is read off the loop, after the screen has drawn.
             self.run_worker(self._load_team, thread=True, exit_on_error=False, group="team")
 
     def _load_team(self) -> None:
         try:
-            name = self.app.services.team_name()
-        except Exception:
-            name = ""
-        if name:
-            self.post_message(TeamLoaded(name))
+            team = self.app.services.load_team()
+        except Exception as exc:  # an invalid team config: every problem, said once
+            self.post_message(TeamLoaded(None, str(exc)))
+            return
+        if team is not None:
+            self.post_message(TeamLoaded(team))
 
     def on_team_loaded(self, message: TeamLoaded) -> None:
-        self.app.state.team = message.name
-        self._show_team(message.name)
+        self.app.team_loaded(message.team, message.error)
+        self._show_team(message.team, message.error)
 
-    def _show_team(self, team: str) -> None:
-        self.query_one("#welcome-title", Static).update(welcome_title(team))
+    def _show_team(self, team: Any, error: str) -> None:
+        name = str(getattr(team, "team", "") or "")
+        self.query_one("#welcome-title", Static).update(welcome_title(name))
+        line = self.query_one("#welcome-team", Static)
+        if error:
+            lines = error.splitlines()
+            more = f"\n(+{len(lines) - 3} more)" if len(lines) > 3 else ""
+            line.update(Text("The team config has problems, so its defaults are not used:\n"
+                             + "\n".join(lines[:3]) + more, style="bold"))
+        elif team is not None:
+            t = Text()
+            profile = getattr(team, "default_profile", "")
+            path = getattr(team, "path", "")
+            if path:
+                t.append(f"Team config: {path}")
+            if profile:
+                t.append(("; " if path else "") + f"your default profile: {profile}")
+            line.update(t)
+        line.display = bool(error or team is not None)
 
     def action_start(self) -> None:
         self.app.show_checks()
