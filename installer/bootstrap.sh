@@ -194,7 +194,7 @@ os_field() { # os_field KEY -> value from os-release (empty when absent)
 	_f=${ONBOARD_OS_RELEASE:-/etc/os-release}
 	[ -r "$_f" ] || _f=/usr/lib/os-release
 	[ -r "$_f" ] || return 0
-	while IFS='=' read -r _k _v; do
+	while IFS='=' read -r _k _v || [ -n "$_k" ]; do
 		if [ "$_k" = "$1" ]; then
 			_v=${_v#\"}; _v=${_v%\"}; _v=${_v#\'}; _v=${_v%\'}
 			printf '%s' "$_v"

@@ -87,8 +87,8 @@ def env(isolated_home, wheelhouse) -> dict:
     # offline from the wheelhouse; no byte-compiling at install time (Python compiles on import)
     e["ONBOARD_BOOTSTRAP_PIP_ARGS"] = f"--no-index --find-links {wheelhouse} --no-compile"
     e["PIP_CONFIG_FILE"] = os.devnull  # the machine's pip.conf (extra indexes, constraints) stays out
-    # pip runs `rustc --version` to describe the machine in its requests; rustup's proxy would create ~/.rustup in
-    # the test's empty HOME (a real HOME with rustup already has it), so keep rustup off PATH
+    # pip runs `rustc --version` to describe the machine in its requests; rustup's proxy would
+    # create ~/.rustup in the test's empty HOME (a real HOME with rustup has it), so keep it off PATH
     e["PATH"] = os.pathsep.join(d for d in e["PATH"].split(os.pathsep)
                                 if d and not os.path.exists(os.path.join(d, "rustup")))
     return e
