@@ -171,3 +171,40 @@ def test_failed_action_stops_the_plan_and_receipt_reverts(tmp_path):
     assert [r.status for r in list_receipts()] == ["failed"]
     revert()
     assert diff(before, snapshot(tmp_path)) == []
+
+
+def test_changed_plan_content_keeps_the_original_prior_state(tmp_path):
+    """A file onboard created and later regenerated with new content is still removed on
+    revert (not restored to onboard's own first version)."""
+    before = snapshot(tmp_path)
+    f = tmp_path / "gen" / "lib.sh"
+    apply(Plan("t", [WriteFile(path=str(f), content="v1\n")]))
+    apply(Plan("t", [WriteFile(path=str(f), content="v2\n")]))
+    assert f.read_text() == "v2\n"
+    assert load_receipt("t").entries[0].params["content"] == "v2\n"
+    revert()
+    assert diff(before, snapshot(tmp_path)) == []
+
+
+def test_changed_block_content_reverts_to_the_users_original(tmp_path):
+    rc = tmp_path / ".bashrc"
+    rc.write_bytes(b"mine\r\nno newline")
+    before = snapshot(tmp_path)
+    apply(Plan("t", [MarkedBlock(path=str(rc), marker="nix", content="export V=1")]))
+    apply(Plan("t", [MarkedBlock(path=str(rc), marker="nix", content="export V=2")]))
+    assert b"export V=2" in rc.read_bytes() and b"V=1" not in rc.read_bytes()
+    revert()
+    assert diff(before, snapshot(tmp_path)) == []
+
+
+def test_failure_while_taking_the_snapshot_changes_nothing_and_reverts_nothing(tmp_path):
+    weird = tmp_path / "is-a-dir"
+    weird.mkdir()
+    (weird / "keep").write_text("x")
+    before = snapshot(tmp_path)
+    out = apply_plan(Plan("t", [WriteFile(path=str(weird), content="no")]))
+    assert out.status == "failed" and "not a regular file" in out.errors[0]
+    r = load_receipt("t")
+    assert r.entries[0].state == "pending" and not r.entries[0].owned
+    revert()
+    assert diff(before, snapshot(tmp_path)) == []

@@ -156,6 +156,16 @@ class Action:
     def revert(self, ctx: Context, record: dict[str, Any]) -> None:
         raise NotImplementedError
 
+    def unchanged_since(self, ctx: Context, record: dict[str, Any]) -> bool:
+        """True when what this action left (the record's post-state) is still there as it
+        left it. Files compare the hash settle() recorded."""
+        path, post = record.get("path"), record.get("post")
+        if not path or not post:
+            return False
+        from onboard.core.engine.fsutil import sha256_file
+
+        return sha256_file(path) == post
+
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "params": dataclasses.asdict(self)}
 

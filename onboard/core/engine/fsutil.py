@@ -27,10 +27,11 @@ def sha256_file(path: os.PathLike | str) -> Optional[str]:
 
 
 def read_bytes(path: os.PathLike | str) -> Optional[bytes]:
+    """A regular file's bytes; None when there is no file there (missing, or a directory)."""
     try:
         with open(path, "rb") as fh:
             return fh.read()
-    except FileNotFoundError:
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
         return None
 
 

@@ -146,7 +146,9 @@ def _apply(plan: Plan, emit: Emitter, cancel: Optional[CancelToken]) -> Outcome:
         try:
             status = _apply_one(action, entry, receipt, ctx)
         except KeyboardInterrupt:
-            entry.state, entry.error = "failed", "interrupted"
+            if entry.state == "started":
+                entry.state = "failed"
+            entry.error = "interrupted"
             receipt.status = "cancelled"
             receipt.save()
             emit(ActionFailed(action_id=action.id(), error="interrupted"))
@@ -155,7 +157,9 @@ def _apply(plan: Plan, emit: Emitter, cancel: Optional[CancelToken]) -> Outcome:
         except Exception as exc:  # every failure is recorded; the receipt stays revertable
             hint = getattr(exc, "hint", "")
             msg = str(exc) if isinstance(exc, ActionError) else f"{type(exc).__name__}: {exc}"
-            entry.state, entry.error = "failed", msg
+            if entry.state == "started":  # it may have changed something: revert must see it
+                entry.state = "failed"
+            entry.error = msg  # a failure before the journaled start changed nothing
             receipt.save()
             emit(ActionFailed(action_id=action.id(), error=msg, hint=hint))
             outcome.status, outcome.failed_action, outcome.hint = "failed", action.id(), hint
@@ -172,13 +176,15 @@ def _apply_one(action: Action, entry: Entry, receipt: Receipt, ctx: Context) -> 
     if entry.state == "done":
         if action.check(ctx):
             return "skipped"
-        # Drift: it was done, the machine no longer has it. Repair from a fresh snapshot,
-        # remembering that onboard owned it.
         old = entry.record
-        record = action.snapshot(ctx)
-        if old.get("created") and not record.get("existed", True):
-            record["created"] = True
-        _drop_backup(old)
+        if not old.get("preexisting") and action.unchanged_since(ctx, old):
+            # The plan changed (new content) and what onboard left is untouched: the prior
+            # state recorded the first time is still the one to return to.
+            record = {k: v for k, v in old.items() if k != "post"}
+        else:
+            # Drift: someone changed or removed it. Repair from a fresh snapshot.
+            record = action.snapshot(ctx)
+            _drop_backup(old)
     elif entry.state in ("started", "failed", "reverting", "revert-failed") and entry.record:
         # Resume after a crash or failure: the snapshot taken before the first attempt is
         # the true prior state.
@@ -195,6 +201,8 @@ def _apply_one(action: Action, entry: Entry, receipt: Receipt, ctx: Context) -> 
             receipt.save()
             return "skipped"
         record = action.snapshot(ctx)
+    fresh = _entry_for(action)  # the receipt describes what is really applied
+    entry.params, entry.description, entry.paths = fresh.params, fresh.description, fresh.paths
     entry.state, entry.record, entry.error = "started", record, ""
     receipt.save()  # write-ahead: intent + prior state are durable before anything changes
     action.execute(ctx, record)
