@@ -54,7 +54,7 @@ class OnboardApp(App[TuiResult]):
         self.register_theme(ONBOARD)
         self.theme = "onboard"
         if demo_dir:
-            self.sub_title = f"DEMO: changes only inside {demo_dir}"
+            self.sub_title = "DEMO: harmless changes in a demo folder only"
 
     # -- start ---------------------------------------------------------------------------------
     def get_default_screen(self) -> Any:

@@ -41,7 +41,7 @@ class StepScreen(Screen):
     def on_mount(self) -> None:
         demo = getattr(self.app.state, "demo_dir", "")
         self.title = "onboard" + (f" {self.STEP}" if self.STEP else "")
-        self.sub_title = f"DEMO: changes only inside {demo}" if demo else ""
+        self.sub_title = "DEMO: harmless changes in a demo folder only" if demo else ""
         from onboard.tui.widgets.bars import TitleBar
 
         for bar in self.query(TitleBar):
