@@ -30,7 +30,8 @@ class ProjectState:
 
     @property
     def can_rollback(self) -> bool:
-        return any(not g.current for g in self.generations) and len(self.generations) > 1
+        current = next((g.number for g in self.generations if g.current), 0)
+        return any(g.number < current for g in self.generations)
 
 
 class GenerationsBackend(Protocol):
@@ -41,17 +42,8 @@ class GenerationsBackend(Protocol):
     def rollback(self, project: str, emit: Callable) -> str: ...
 
 
-def _get(obj: Any, *names: str, default: Any = "") -> Any:
-    for n in names:
-        if isinstance(obj, dict) and n in obj:
-            return obj[n]
-        if hasattr(obj, n):
-            return getattr(obj, n)
-    return default
-
-
 class RealGenerations:
-    """onboard.core.profiles.generations, as the screen needs it."""
+    """onboard.core.profiles.generations (and the profile loader), as the screen needs it."""
 
     MODULE = "onboard.core.profiles.generations"
     WHAT = "profile generations (switch and rollback)"
@@ -59,58 +51,56 @@ class RealGenerations:
     def _mod(self) -> Any:
         return _import(self.MODULE, self.WHAT)
 
-    def _fn(self, *names: str) -> Callable:
-        mod = self._mod()
-        for n in names:
-            fn = getattr(mod, n, None)
-            if fn is not None:
-                return fn
-        raise Unavailable(self.WHAT, f"{self.MODULE}.{names[0]}")
+    @staticmethod
+    def _profile(name: str) -> Any:
+        loader = _import("onboard.core.profiles.loader", "the team profiles")
+        return loader.load_profile(name)
 
     def state(self, project: str) -> ProjectState:
-        gens = self._fn("list_generations")(project)
+        import time
+
+        mod = self._mod()
         views = []
-        active = ""
-        for g in gens:
-            number = int(_get(g, "number", "generation", "id", default=0) or 0)
-            profile = str(_get(g, "profile", "name"))
-            current = bool(_get(g, "current", "active", default=False))
-            note = str(_get(g, "note", "reason", "created_text", default=""))
-            views.append(GenerationView(number, profile, note, current))
-            if current:
-                active = profile
-        if views and not active:
-            newest = max(views, key=lambda v: v.number)
-            newest.current = True
-            active = newest.profile
+        for g in mod.list_generations(project):
+            note = time.strftime("%Y-%m-%d %H:%M", time.localtime(g.time))
+            if getattr(g, "fallback", False):
+                note += "  (last good environment: the profile did not build)"
+            if not g.alive():
+                note += "  (store paths gone: entering it rebuilds)"
+            views.append(GenerationView(g.number, g.profile, note, g.current))
         views.sort(key=lambda v: -v.number)
+        active = next((v.profile for v in views if v.current), "")
         return ProjectState(project=project, active=active, generations=views)
 
-    def _diff(self, project: str, target: str) -> list[str]:
-        mod = self._mod()
-        for n in ("diff_switch", "switch_diff", "preview_switch", "diff"):
-            fn = getattr(mod, n, None)
-            if fn is not None:
-                out = fn(project, target)
-                return [str(x) for x in (out or [])]
-        return []
-
     def preview_switch(self, project: str, profile: str) -> list[str]:
-        return self._diff(project, profile)
+        mod = self._mod()
+        p = self._profile(profile)
+        new = mod.Generation(number=0, profile=p.name, time=0.0, packages=list(p.packages), env=dict(p.env))
+        return list(mod.diff(mod.current_generation(project), new))
 
     def switch(self, project: str, profile: str, emit: Callable) -> str:
-        out = self._fn("switch")(profile, project, emit=emit)
-        return str(_get(out, "message", default="") or f"switched to {profile}")
+        gen, created = self._mod().switch(project, self._profile(profile), emit=emit)
+        if not created:
+            return f"{profile} is already the active profile (generation {gen.number})"
+        return f"{profile} is active: generation {gen.number}" + (
+            " (the last good environment: the profile did not build)" if gen.fallback else "")
+
+    def _previous(self, project: str) -> tuple[Any, Any]:
+        mod = self._mod()
+        gens = mod.list_generations(project)
+        current = next((g for g in gens if g.current), None)
+        older = [g for g in gens if current is not None and g.number < current.number]
+        return current, (older[-1] if older else None)
 
     def preview_rollback(self, project: str) -> tuple[str, list[str]]:
-        st = self.state(project)
-        older = [g for g in st.generations if not g.current]
-        target = older[0].profile if older else ""
-        return target, (self._diff(project, target) if target else [])
+        current, target = self._previous(project)
+        if target is None:
+            raise ValueError("the current generation is the oldest: nothing to roll back to")
+        return f"{target.profile}, generation {target.number}", list(self._mod().diff(current, target))
 
     def rollback(self, project: str, emit: Callable) -> str:
-        out = self._fn("rollback")(project, emit=emit)
-        return str(_get(out, "message", default="") or "rolled back")
+        _, to = self._mod().rollback(project, emit=emit)
+        return f"back to generation {to.number} ({to.profile})"
 
 
 def default_project() -> str:

@@ -215,7 +215,8 @@ class ProfilesScreen(StepScreen):
             else:
                 msg = backend.rollback(self.project, self.bridge)
         except Exception as exc:
-            self.post_message(SwitchDone(action, target, False, str(exc)))
+            hint = getattr(exc, "hint", "")
+            self.post_message(SwitchDone(action, target, False, str(exc) + (f"\nWhat to do: {hint}" if hint else "")))
             return
         self.post_message(SwitchDone(action, target, True, msg))
 
