@@ -47,7 +47,7 @@ def test_plan_lists_hooks_library_envrc_and_allow(world):
     assert envrc.content.startswith(dv.ENVRC_SIGNATURE)
     assert plan.meta["integration_mode"] == "direnv"
     rows = preview(plan)
-    assert all(r["status"] in ("would-do", "already") for r in rows)
+    assert all(r["status"] in ("would-do", "already", "note") for r in rows)
 
 
 def test_hooks_respect_symlinked_crlf_and_unterminated_rc_files_and_revert_byte_for_byte(world):

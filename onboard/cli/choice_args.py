@@ -29,6 +29,9 @@ def add_choice_args(p: argparse.ArgumentParser, *, default_mode: str = "single")
                    help="comma-separated unfree packages to allow, one by one")
     g.add_argument("--answers", metavar="FILE", help="load choices from a saved answers file")
     g.add_argument("--demo", metavar="DIR", help="plan harmless demo changes inside DIR instead")
+    g.add_argument("--team-config", metavar="FILE",
+                   help="the team config (default: onboard.yaml found from the project dir upwards, "
+                        "or $ONBOARD_TEAM_CONFIG); it fills in what these options leave open")
     p.set_defaults(_default_mode=default_mode)
 
 
@@ -56,8 +59,28 @@ def choices_from_args(args: Any) -> Choices:
         c.allow_unfree = _split(args.allow_unfree)
     if c.sha256:
         c.sha256 = c.sha256.lower()
+    if not c.demo_dir:
+        _apply_team_config(args, c)
     c.validate()
     return c
+
+
+def _apply_team_config(args: Any, c: Choices) -> None:
+    """Team defaults fill only what the command line left open."""
+    from pathlib import Path
+
+    from onboard.core.teamconfig import TeamConfigError, apply_to_choices, load_team_config
+
+    keep = {name for attr, name in (("mode", "mode"), ("tarball", "tarball"), ("sha256", "sha256"),
+                                    ("nix_version", "nix_version"), ("profile", "profile"),
+                                    ("components", "components"))
+            if getattr(args, attr, None)}
+    start = Path(c.project_dir) if c.project_dir else None
+    try:
+        team = load_team_config(start=start, path=getattr(args, "team_config", None))
+        c.team_applied = apply_to_choices(team, c, keep=keep)  # type: ignore[attr-defined]
+    except TeamConfigError as exc:
+        raise ChoicesError("the team config has problems:\n" + str(exc)) from None
 
 
 __all__ = ["add_choice_args", "choices_from_args", "ChoicesError"]

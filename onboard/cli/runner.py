@@ -14,14 +14,18 @@ def show_plan(plan: Plan, out: Output) -> list[dict[str, Any]]:
     if out.json:
         return rows
     out.line(f"plan: {plan.title or plan.name} ({len(rows)} actions)")
+    team = plan.meta.get("team_applied") or {}
+    if team:
+        filled = ", ".join(f"{k}={','.join(v) if isinstance(v, list) else v}" for k, v in team.items())
+        out.line(f"  from the team config: {filled}")
     for i, r in enumerate(rows, 1):
-        mark = "=" if r["status"] == "already" else "+"
+        mark = {"already": "=", "note": "i"}.get(r["status"], "+")
         root = " [root]" if r["needs_root"] else ""
         out.line(f" {mark} {i:>2}. {r['description']}{root}")
         for p in r["paths"]:
             if p and p not in r["description"]:
                 out.line(f"        {p}")
-    out.line("   (+ will change, = already so)")
+    out.line("   (+ will change, = already so, i note)")
     return rows
 
 

@@ -30,7 +30,9 @@ def build_plan(choices: Choices) -> Plan:
     choices.validate()
     if choices.demo_dir:
         return demo_plan(choices.demo_dir)
-    plan = Plan(name=MAIN_PLAN, title="set up Nix and the team's dev shell", meta={"choices": choices.to_dict()})
+    plan = Plan(name=MAIN_PLAN, title="set up Nix and the team's dev shell",
+                meta={"choices": choices.to_dict(),
+                      "team_applied": dict(getattr(choices, "team_applied", {}) or {})})
     if choices.mode != "skip":
         from onboard.core.nixinstall.planner import plan_nix_install
 

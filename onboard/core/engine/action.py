@@ -122,6 +122,8 @@ class Action:
     kind: ClassVar[str] = ""
     #: True when executing needs root (the CLI asks once, up front).
     needs_root: ClassVar[bool] = False
+    #: False for plan lines that only inform (notes): shown, never counted as changes.
+    changes_machine: ClassVar[bool] = True
 
     def id(self) -> str:
         """Stable identity within a plan: kind + the main parameter."""

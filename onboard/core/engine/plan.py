@@ -100,7 +100,7 @@ def preview(plan: Plan, emit: Emitter = discard) -> list[dict[str, Any]]:
         except Exception as exc:  # a check that cannot run is reported, not fatal
             done = False
             emit(Notice(message=f"check failed: {exc}", action_id=action.id()))
-        status = "already" if done else "would-do"
+        status = ("note" if not action.changes_machine else "already" if done else "would-do")
         rows.append({"id": action.id(), "description": action.describe(), "paths": action.paths(),
                      "status": status, "needs_root": action.needs_root})
         emit(ActionFinished(action_id=action.id(), status=status))

@@ -452,6 +452,7 @@ class PlanNote(Action):
     """Something the plan wants the user to read. Never changes the machine."""
 
     kind = "note"
+    changes_machine = False
     message: str = ""
     level: str = "warn"
 

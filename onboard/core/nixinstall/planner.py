@@ -312,11 +312,16 @@ def plan_nix_install(choices: Choices, view: Optional[MachineView] = None,
 def _stop_for_existing(choices: Choices, view: MachineView) -> Optional[PlanningError]:
     facts = view.existing
     desc = _describe_existing(facts)
-    if choices.tarball or choices.nix_version:
+    # Team defaults do not overwrite a Nix that is already here; the user's own request does.
+    team = getattr(choices, "team_applied", {}) or {}
+    asked_tarball = bool(choices.tarball) and "tarball" not in team
+    asked_version = bool(choices.nix_version) and "nix_version" not in team
+    if asked_tarball or asked_version:
         return PlanningError(f"{desc} is already installed; onboard will not overwrite it with another release",
                              hint="keep it (run without --tarball/--nix-version, or with --mode skip), or "
                                   "uninstall it first")
-    if getattr(facts, "mode", "") in ("single", "daemon") and facts.mode != choices.mode:
+    if getattr(facts, "mode", "") in ("single", "daemon") and facts.mode != choices.mode \
+            and "mode" not in team:
         return PlanningError(f"{desc} is already installed; onboard will not turn it into a "
                              f"{choices.mode}-mode install",
                              hint=f"use --mode {facts.mode} to keep and configure it, or uninstall it first")
@@ -328,7 +333,11 @@ def _adopt_plan(choices: Choices, view: MachineView, me: layout.Who, settings: N
     if stop:
         raise stop
     facts = view.existing
-    plan = Plan(name="nix", title=f"keep the {_describe_existing(facts)} that is already here; configure it",
+    title = f"keep the {_describe_existing(facts)} that is already here; configure it"
+    team = getattr(choices, "team_applied", {}) or {}
+    if team.get("nix_version") and team["nix_version"] != facts.version:
+        title += f" (the team config names Nix {team['nix_version']}; the one here is kept)"
+    plan = Plan(name="nix", title=title,
                 meta={"nix": {"adopted": True, "mode": facts.mode, "version": facts.version}})
     owner = me.user if me.via_sudo else ""
     nix_bin = facts.binaries.get("nix", "")
