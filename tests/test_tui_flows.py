@@ -247,7 +247,8 @@ async def test_failing_action_shows_cause_log_and_retries(tmp_path):
         fail = await at(pilot, "FailureScreen")
         text = F.screen_text(fail)
         assert "FAILED" in text and f"write {d / 'onboard-demo' / 'hello.txt'}" in text
-        assert "Is a directory" in text and "What to do:" in text
+        # the engine's words for "a directory is where the file goes", and what to do
+        assert ("not a regular file" in text or "Is a directory" in text) and "What to do:" in text
         assert "Full log: " in text and Path(fail.summary.log_path).exists()
         assert "Last " in text and "log lines" in text
         # the first step was already so (the folder existed): there is nothing to revert
