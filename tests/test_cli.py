@@ -111,3 +111,31 @@ def test_no_color_plain_output_has_no_escape_codes(tmp_path):
     assert r.returncode == 0
     assert "\x1b" not in r.stdout + r.stderr
     assert "[1/3]" in r.stderr
+
+
+def test_team_config_fills_only_what_the_command_line_leaves_open(tmp_path):
+    from tests.conftest import have
+
+    project = tmp_path / "team"
+    (project / "profiles").mkdir(parents=True)
+    (project / "onboard.yaml").write_text(
+        "version: 1\nteam: t\ndefault_profile: web\nprofiles: profiles\n"
+        "nix:\n  version: \"2.24.9\"\neditors: [vim]\nloader: direnv\n")
+    (project / "profiles" / "web.yaml").write_text("name: web\npackages: [hello]\n")
+    r = run_onboard("plan", "--mode", "skip", "--json", cwd=str(project))
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert doc["choices"]["profile"] == "web"
+    assert doc["choices"]["components"] == ["direnv", "vim"]
+    r = run_onboard("plan", "--mode", "skip", "--with", "emacs", "--profile", "other", "--json",
+                    cwd=str(project))
+    doc = json.loads(r.stdout)
+    assert doc["choices"]["components"] == ["emacs"] and doc["choices"]["profile"] == "other"
+    if have("nix") and os.path.isdir("/nix/store"):
+        # an existing Nix is kept when only the team config names another version
+        r = run_onboard("plan", "--mode", "single", cwd=str(project))
+        assert r.returncode == 0, r.stderr
+        assert "the team config names Nix 2.24.9; the one here is kept" in r.stdout
+    (project / "onboard.yaml").write_text("version: 1\nteem: t\n")
+    r = run_onboard("plan", "--mode", "skip", cwd=str(project))
+    assert r.returncode == 2 and "onboard.yaml:2" in r.stderr and "team" in r.stderr

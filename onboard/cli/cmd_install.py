@@ -45,12 +45,9 @@ def _nix_root_reason(plan) -> str:  # type: ignore[no-untyped-def]
 
 
 def run(args: argparse.Namespace, out: Output) -> int:
-    from dataclasses import replace
-
     from onboard.cli.runner import run_plan
     from onboard.core.choices import ChoicesError
-    from onboard.core.nixinstall.planner import plan_nix_install
-    from onboard.core.planner import MAIN_PLAN, build_plan
+    from onboard.core.planner import build_plan
 
     try:
         choices = choices_from_args(args)
@@ -60,23 +57,12 @@ def run(args: argparse.Namespace, out: Output) -> int:
         if choices.demo_dir:
             out.error("install does not take --demo; use `onboard apply --demo DIR`")
             return 2
-        if choices.mode == "skip":
-            nix_plan = None
-        else:
-            nix_plan = plan_nix_install(choices)
-        rest = build_plan(replace(choices, mode="skip"))
+        plan = build_plan(choices)
     except ChoicesError as exc:
         from onboard.core.nixinstall.errors import PlanningError
 
         out.error(str(exc), getattr(exc, "hint", ""))
         return 1 if isinstance(exc, PlanningError) else 2
-    plan = rest
-    plan.name = MAIN_PLAN
-    if nix_plan is not None:
-        plan.actions = list(nix_plan.actions) + list(rest.actions)
-        plan.title = nix_plan.title + (" + " + ", ".join(choices.components) if choices.components else "")
-        plan.meta.update(nix_plan.meta)
-    plan.meta["choices"] = choices.to_dict()
     if not plan.actions:
         out.line("nothing to do")
         return 0
@@ -102,7 +88,7 @@ def run(args: argparse.Namespace, out: Output) -> int:
             out.info("this run's changes were undone; fix the cause above and run the same command again")
         return True
 
-    rc = run_plan(plan, out, question="Install Nix with these changes?" if nix_plan else "Apply these changes?",
+    rc = run_plan(plan, out, question="Install Nix with these changes?" if choices.mode != "skip" else "Apply these changes?",
                   on_failure=on_failure, root_reason=_nix_root_reason(plan))
     if rc == 0 and not out.dry_run and choices.profile:
         rc = _prepare_profile(choices.profile, plan, out)

@@ -33,12 +33,21 @@ def build_plan(choices: Choices) -> Plan:
     plan = Plan(name=MAIN_PLAN, title="set up Nix and the team's dev shell",
                 meta={"choices": choices.to_dict(),
                       "team_applied": dict(getattr(choices, "team_applied", {}) or {})})
+    titles = []
     if choices.mode != "skip":
         from onboard.core.nixinstall.planner import plan_nix_install
 
-        plan.extend(plan_nix_install(choices))
+        nix_plan = plan_nix_install(choices)
+        plan.extend(nix_plan)
+        plan.meta.update(nix_plan.meta)
+        titles.append(nix_plan.title)
     if choices.components:
         from onboard.core.integrations.planner import plan_integrations
 
-        plan.extend(plan_integrations(choices))
+        part = plan_integrations(choices)
+        plan.extend(part)
+        plan.meta.update({k: v for k, v in part.meta.items() if k not in plan.meta})
+        titles.append(", ".join(choices.components))
+    if titles:
+        plan.title = " + ".join(titles)
     return plan
