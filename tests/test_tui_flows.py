@@ -299,6 +299,11 @@ async def test_cancel_in_the_middle_stops_between_actions_then_resumes(tmp_path)
         await pilot.press("ctrl+c")
         await pilot.pause(0.05)
         assert app.is_running and screen_name(app) == "RunScreen"
+        assert "elapsed 0:0" in F.screen_text(run) and "0 of 3 steps" in F.screen_text(run)
+        log = run.query_one("#log-pane")
+        assert not log.display
+        await pilot.press("l")
+        assert log.display
         await pilot.press("c")
         await F.wait_for(pilot, lambda: "Cancelling" in F.screen_text(run))
         F.GATES["cancel-test"].set()
@@ -530,3 +535,16 @@ async def test_invalid_team_config_is_shown_not_used(tmp_path, monkeypatch):
         assert "default_profil" in text and f"{cfg}:3" in text
         assert "Welcome to onboard" in text
     assert app.choices().profile == ""
+
+
+async def test_a_plan_that_needs_root_is_not_offered_without_it(tmp_path):
+    (tmp_path / "demo").mkdir()
+    app = make_app(tmp_path, build_plan=lambda c: F.root_plan(tmp_path), is_root=lambda: False)
+    async with app.run_test(size=SIZE) as pilot:
+        plan = await plan_first(pilot)
+        text = F.screen_text(plan)
+        assert "[needs root]" in text and "sudo -E onboard" in text and "single-user mode" in text
+        await pilot.press("a")
+        await pilot.pause()
+        assert screen_name(app) == "PlanScreen"
+    assert not (tmp_path / "etc-file").exists()

@@ -106,6 +106,19 @@ class GateFile(Action):
         Path(self.path).unlink(missing_ok=True)
 
 
+@register
+@dataclass
+class RootFile(GateFile):
+    """A change only root may make (as daemon mode's are)."""
+
+    kind = "tui-test-root-file"
+    needs_root = True
+
+
+def root_plan(d: Path) -> Plan:
+    return Plan(name="root", title="system changes").add(RootFile(path=str(d / "etc-file")))
+
+
 def gated_plan(d: Path, gate: str, n: int = 3, progress: int = 0) -> Plan:
     GATES[gate] = threading.Event()
     plan = Plan(name="gated", title=f"gated changes in {d}")
