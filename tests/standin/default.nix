@@ -16,7 +16,9 @@ let
       drv = derivation ({
         inherit name system;
         builder = "/bin/bash";
-        args = [ "-e" "-c" script ];
+        # `; true`: Nix 2.8 here SIGKILLs about half of the builders whose last command bash
+        # execs in place of itself (an external one such as chmod); a builtin last avoids it.
+        args = [ "-e" "-c" (script + "\ntrue\n") ];
         outputs = [ "out" ];
         PATH = hostPath;
       } // extra);
