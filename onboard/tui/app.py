@@ -128,33 +128,41 @@ class OnboardApp(App[TuiResult]):
 
         self.push_screen(PlanScreen(self.choices()))
 
+    def _replace_top(self, screen: Any) -> None:
+        """Replace the top screen (a run has no way back to the screen that started it); the
+        Welcome at the bottom of the stack is never replaced, only covered."""
+        if len(self.screen_stack) > 1:
+            self.switch_screen(screen)
+        else:
+            self.push_screen(screen)
+
     def start_apply(self, plan: Any, rows: list) -> None:
         """Confirmed: from here on there is no going back with Esc, only cancel or revert."""
         from onboard.tui.screens.run import ApplyJob, RunScreen
 
         self.state.plan, self.state.rows = plan, rows
-        self.switch_screen(RunScreen(ApplyJob(self.services, plan, self.choices()), rows))
+        self._replace_top(RunScreen(ApplyJob(self.services, plan, self.choices()), rows))
 
     def start_revert(self, summary: RunSummary) -> None:
         from onboard.tui.screens.run import RevertJob, RunScreen
 
-        self.switch_screen(RunScreen(RevertJob(self.services, summary.outcome, summary.title), []))
+        self._replace_top(RunScreen(RevertJob(self.services, summary.outcome, summary.title), []))
 
     def start_uninstall(self, plan: Any, rows: list) -> None:
         from onboard.tui.screens.run import RunScreen, UninstallJob
 
-        self.switch_screen(RunScreen(UninstallJob(self.services, plan), rows))
+        self._replace_top(RunScreen(UninstallJob(self.services, plan), rows))
 
     def run_ended(self, summary: RunSummary) -> None:
         self.state.last_run = summary
         if summary.status == "ok":
             from onboard.tui.screens.done import DoneScreen
 
-            self.switch_screen(DoneScreen(summary))
+            self._replace_top(DoneScreen(summary))
         else:
             from onboard.tui.screens.failure import FailureScreen
 
-            self.switch_screen(FailureScreen(summary))
+            self._replace_top(FailureScreen(summary))
 
     def retry(self, summary: RunSummary) -> None:
         if summary.kind == "uninstall":
@@ -165,7 +173,7 @@ class OnboardApp(App[TuiResult]):
     def switch_screen_to_uninstall(self) -> None:
         from onboard.tui.screens.uninstall import UninstallScreen
 
-        self.switch_screen(UninstallScreen())
+        self._replace_top(UninstallScreen())
 
     def show_profiles(self) -> None:
         from onboard.tui.screens.profiles import ProfilesScreen
