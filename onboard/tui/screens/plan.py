@@ -87,8 +87,8 @@ class PlanScreen(StepScreen):
         todo, already = counts(self.rows)
         title = getattr(self.plan, "title", "") or getattr(self.plan, "name", "plan")
         head = Text()
-        head.append(f"Plan: {title}. ", style="bold")
-        head.append(f"{todo} change(s) to make, {already} already so. Nothing has changed yet.")
+        head.append(f"{todo} change(s) to make, {already} already so. Nothing has changed yet.", style="bold")
+        head.append(f"\nPlan: {title}.")
         if getattr(self.plan, "needs_root", False) and not self.app.services.is_root():
             self.blocked = ("This plan changes system files (/nix, /etc, users) and needs root: quit and "
                             "run `sudo -E onboard`, or choose single-user mode.")
