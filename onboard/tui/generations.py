@@ -7,11 +7,10 @@ No textual here: these calls run in worker threads.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional, Protocol
+from typing import Any, Callable, Protocol
 
-from onboard.tui.services import Unavailable, _import
+from onboard.tui.services import _import
 
 
 @dataclass
@@ -103,8 +102,4 @@ class RealGenerations:
         return f"back to generation {to.number} ({to.profile})"
 
 
-def default_project() -> str:
-    return os.getcwd()
-
-
-__all__ = ["GenerationView", "ProjectState", "GenerationsBackend", "RealGenerations", "Optional"]
+__all__ = ["GenerationView", "ProjectState", "GenerationsBackend", "RealGenerations"]

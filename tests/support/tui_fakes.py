@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from onboard.core.actions.files import EnsureDirectory, WriteFile
+from onboard.core.actions.files import EnsureDirectory
 from onboard.core.choices import Choices
 from onboard.core.doctor.model import CheckFinished, CheckResult, CheckStarted
 from onboard.core.engine.action import Action, ActionError, Context, register

@@ -72,8 +72,10 @@ class WelcomeScreen(StepScreen):
         if st.team is not None or st.team_error:
             self._show_team(st.team, st.team_error)
         else:
-            # The team config is read off the loop, after the screen has drawn.
-            self.run_worker(self._load_team, thread=True, exit_on_error=False, group="team")
+            # The team config is read off the loop, once the screen has drawn (a thread
+            # started earlier would compete with the first frame).
+            self.call_after_refresh(self.run_worker, self._load_team, thread=True, exit_on_error=False,
+                                    group="team")
 
     def _load_team(self) -> None:
         try:
