@@ -208,3 +208,36 @@ def test_failure_while_taking_the_snapshot_changes_nothing_and_reverts_nothing(t
     assert r.entries[0].state == "pending" and not r.entries[0].owned
     revert()
     assert diff(before, snapshot(tmp_path)) == []
+
+
+def test_killed_inside_a_write_leaves_nothing_after_revert(tmp_path):
+    """Killed after the journaled start, after making parent dirs and a temporary file but
+    before the rename: revert finds both from the write-ahead record."""
+    from onboard.core.engine.action import Context
+    from onboard.core.engine.plan import _entry_for
+    from onboard.core.engine.receipt import Receipt
+
+    before = snapshot(tmp_path)
+    target = tmp_path / "new" / "dir" / "conf"
+    action = WriteFile(path=str(target), content="x")
+    receipt = Receipt(name="t")
+    entry = _entry_for(action)
+    receipt.entries.append(entry)
+    entry.record = action.snapshot(Context(backup_dir=receipt.backup_dir()))
+    entry.state = "started"
+    receipt.save()
+    target.parent.mkdir(parents=True)
+    (target.parent / ".conf.k1ll3d.onboard-tmp").write_text("half")
+    revert()
+    assert diff(before, snapshot(tmp_path)) == []
+
+
+def test_uninstall_cleans_a_receipt_write_cut_short(isolated_home):
+    from onboard.core.uninstall import clean_leftovers
+
+    before = snapshot(isolated_home)
+    paths.make_owned_dir(paths.state_dir())
+    paths.receipts_dir().mkdir()
+    (paths.receipts_dir() / ".onboard.json.x1y2z3.onboard-tmp").write_text("{")
+    clean_leftovers()
+    assert diff(before, snapshot(isolated_home)) == []

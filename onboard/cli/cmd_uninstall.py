@@ -16,11 +16,13 @@ def register(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, out: Output) -> int:
     from onboard.core.engine.lock import LockedError
-    from onboard.core.uninstall import plan_uninstall, run_uninstall
+    from onboard.core.uninstall import clean_leftovers, plan_uninstall, run_uninstall
 
     plan = plan_uninstall(include_self=not args.keep_onboard)
     rows = plan.rows()
     if plan.empty:
+        if not out.dry_run:
+            clean_leftovers()
         if out.json:
             out.emit_json(status="nothing-to-do", actions=[])
         else:
@@ -62,6 +64,7 @@ def run(args: argparse.Namespace, out: Output) -> int:
 
     reporter.close()
     shutil.rmtree(paths.log_dir(), ignore_errors=True)  # nothing left to explain: zero residue
+    clean_leftovers()
     paths.prune_owned_dir(paths.state_dir())
     if not out.json:
         out.info("everything onboard did is undone")

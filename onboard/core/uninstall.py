@@ -78,3 +78,37 @@ def run_uninstall(plan: UninstallPlan, emit: Emitter = discard) -> list[str]:
         except Exception as exc:  # collect and go on: remove as much as possible
             errors.append(f"{x.description}: {exc}")
     return errors
+
+
+def clean_leftovers() -> None:
+    """Remove what a process killed mid-write leaves in onboard's state dir (temporary files
+    of the receipt's atomic writes) and the dirs left empty. Skipped while an apply runs."""
+    import os
+
+    from onboard.core import paths
+    from onboard.core.engine.fsutil import TMP_SUFFIX
+    from onboard.core.engine.lock import ApplyLock, LockedError
+
+    if not paths.state_dir().exists():
+        return
+    lock = ApplyLock()
+    try:
+        lock.acquire()
+    except LockedError:
+        return
+    try:
+        for d in (paths.receipts_dir(), paths.backups_dir()):
+            try:
+                names = os.listdir(d)
+            except OSError:
+                continue
+            for name in names:
+                if name.startswith(".") and name.endswith(TMP_SUFFIX):
+                    try:
+                        os.unlink(d / name)
+                    except OSError:
+                        pass
+            paths.prune_empty(d, d)
+    finally:
+        lock.release()  # also prunes the state dir when nothing else is in it
+

@@ -11,7 +11,19 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from onboard.core.engine.action import Action, ActionError, Context, owner_ids, register
-from onboard.core.engine.fsutil import atomic_write, fsync_dir, read_bytes, resolve_target, sha256_bytes
+from onboard.core.engine.fsutil import (atomic_write, fsync_dir, read_bytes, remove_stale_tmps,
+                                        resolve_target, sha256_bytes)
+
+
+def missing_parents(path: os.PathLike | str) -> list[str]:
+    """The parent directories of `path` that do not exist yet, outermost first. Recorded in the
+    snapshot (write-ahead), so a process killed right after creating them still removes them."""
+    missing = []
+    p = Path(path).parent
+    while not p.exists():
+        missing.append(str(p))
+        p = p.parent
+    return list(reversed(missing))
 
 
 def make_parents(path: Path, mode: int = 0o755) -> list[str]:
@@ -50,7 +62,8 @@ def backup_file(ctx: Context, path: Path) -> str:
 def file_snapshot(ctx: Context, path: str) -> dict[str, Any]:
     """The state of a file about to be written: existence, bytes (backed up), mode, owner."""
     target = resolve_target(path)
-    record: dict[str, Any] = {"path": str(target), "existed": target.exists()}
+    record: dict[str, Any] = {"path": str(target), "existed": target.exists(),
+                              "created_dirs": missing_parents(target)}
     if record["existed"]:
         if not target.is_file():
             raise ActionError(f"{target} exists and is not a regular file",
@@ -64,10 +77,8 @@ def file_snapshot(ctx: Context, path: str) -> dict[str, Any]:
 
 def write_with_parents(target: Path, data: bytes, record: dict[str, Any], mode: Optional[int],
                        owner: str = "") -> None:
-    if "created_dirs" not in record:
-        record["created_dirs"] = make_parents(target)
-    else:
-        make_parents(target)
+    made = make_parents(target)
+    record.setdefault("created_dirs", made)
     uid, gid = owner_ids(owner)
     if not os.access(target.parent, os.W_OK):
         raise ActionError(f"cannot write {target}: {target.parent} is not writable",
@@ -117,6 +128,7 @@ def revert_file(ctx: Context, record: dict[str, Any],
                 atomic_write(target, stripped)
                 ctx.notice(f"{target} was edited after onboard changed it: removed only onboard's "
                            "part and kept your edits", level="info")
+    remove_stale_tmps(target)
     remove_created_dirs(record.get("created_dirs", []), ctx)
 
 
@@ -204,7 +216,7 @@ class EnsureDirectory(Action):
         p = Path(self.path)
         if p.exists() and not p.is_dir():
             raise ActionError(f"{p} exists and is not a directory", hint="move it aside and run again")
-        rec: dict[str, Any] = {"existed": p.is_dir()}
+        rec: dict[str, Any] = {"existed": p.is_dir(), "created_dirs": missing_parents(p)}
         if rec["existed"]:
             st = p.stat()
             rec.update(mode=stat.S_IMODE(st.st_mode), uid=st.st_uid, gid=st.st_gid)
@@ -213,7 +225,8 @@ class EnsureDirectory(Action):
     def execute(self, ctx: Context, record: dict[str, Any]) -> None:
         p = Path(self.path)
         if not p.is_dir():
-            record.setdefault("created_dirs", make_parents(p))
+            made = make_parents(p)
+            record.setdefault("created_dirs", made)
             try:
                 p.mkdir(mode=self.mode if self.mode is not None else 0o755)
             except FileExistsError:
@@ -289,7 +302,7 @@ class Symlink(Action):
 
     def snapshot(self, ctx: Context) -> dict[str, Any]:
         p = Path(self.path)
-        rec: dict[str, Any] = {"existed": os.path.lexists(p)}
+        rec: dict[str, Any] = {"existed": os.path.lexists(p), "created_dirs": missing_parents(p)}
         if rec["existed"]:
             if p.is_symlink():
                 rec["old_link"] = os.readlink(p)
@@ -302,7 +315,8 @@ class Symlink(Action):
 
     def execute(self, ctx: Context, record: dict[str, Any]) -> None:
         p = Path(self.path)
-        record.setdefault("created_dirs", make_parents(p))
+        made = make_parents(p)
+        record.setdefault("created_dirs", made)
         tmp = p.with_name(f".{p.name}.onboard-tmp")
         if os.path.lexists(tmp):
             tmp.unlink()
@@ -311,6 +325,9 @@ class Symlink(Action):
 
     def revert(self, ctx: Context, record: dict[str, Any]) -> None:
         p = Path(self.path)
+        tmp = p.with_name(f".{p.name}.onboard-tmp")
+        if os.path.islink(tmp):
+            tmp.unlink()
         if os.path.islink(p) and os.readlink(p) == self.points_to:
             p.unlink()
         elif os.path.lexists(p):

@@ -61,7 +61,8 @@ def atomic_write(path: os.PathLike | str, data: bytes, mode: Optional[int] = Non
         st: Optional[os.stat_result] = os.stat(path)
     except FileNotFoundError:
         st = None
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".onboard-tmp", dir=parent)
+    remove_stale_tmps(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TMP_SUFFIX, dir=parent)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -85,6 +86,26 @@ def atomic_write(path: os.PathLike | str, data: bytes, mode: Optional[int] = Non
             pass
         raise
     fsync_dir(parent)
+
+
+TMP_SUFFIX = ".onboard-tmp"
+
+
+def remove_stale_tmps(path: os.PathLike | str) -> None:
+    """Remove temporary files that an atomic write of `path` left when its process was
+    killed between creating them and the rename."""
+    path = Path(path)
+    try:
+        names = os.listdir(path.parent)
+    except OSError:
+        return
+    prefix = f".{path.name}."
+    for name in names:
+        if name.startswith(prefix) and name.endswith(TMP_SUFFIX):
+            try:
+                os.unlink(path.parent / name)
+            except OSError:
+                pass
 
 
 def _umask() -> int:

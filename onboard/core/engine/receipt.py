@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from onboard.core import paths
-from onboard.core.engine.fsutil import atomic_write
+from onboard.core.engine.fsutil import atomic_write, remove_stale_tmps
 
 RECEIPT_VERSION = 1
 
@@ -94,6 +94,7 @@ class Receipt:
             target.unlink()
         except FileNotFoundError:
             pass
+        remove_stale_tmps(target)
         shutil.rmtree(self.backup_dir(), ignore_errors=True)
         for d in (paths.receipts_dir(), paths.backups_dir()):
             paths.prune_empty(d, d)

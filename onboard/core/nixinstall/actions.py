@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from onboard.core.actions.blocks import ENC, ERR, MarkedBlock, find_block, newline_of, remove_block
-from onboard.core.actions.files import (file_snapshot, make_parents, remove_created_dirs, revert_file,
+from onboard.core.actions.files import (file_snapshot, make_parents, missing_parents, remove_created_dirs, revert_file,
                                         write_with_parents)
 from onboard.core.engine.action import Action, ActionError, Context, owner_ids, register
 from onboard.core.engine.fsutil import atomic_write, read_bytes, resolve_target, sha256_bytes
@@ -62,17 +62,6 @@ def unpacked_release(staging: str, store_dir: str = layout.STORE) -> Optional[Re
         return release_info(Path(staging) / top, store_dir)
     except (UnpackError, OSError):
         return None
-
-
-def missing_parents(path: os.PathLike | str) -> list[str]:
-    """The parent directories of `path` that do not exist yet, outermost first. Recorded in the
-    snapshot (write-ahead), so a process killed right after creating them still removes them."""
-    missing = []
-    p = Path(path).parent
-    while not p.exists():
-        missing.append(str(p))
-        p = p.parent
-    return list(reversed(missing))
 
 
 def _need_release(staging: str, store_dir: str = layout.STORE) -> ReleaseInfo:
