@@ -185,6 +185,9 @@ def main() -> int:
         print("bench_tui: needs tmux", file=sys.stderr)
         return 2
     home = Path(tempfile.mkdtemp(prefix="bench-tui-home-"))
+    load = os.getloadavg()[0]
+    print(f"machine: {os.cpu_count()} cores, load average {load:.2f} at the start "
+          "(figures scale with load: compare the rows side by side)")
     try:
         print(f"start-up to first drawn screen, 80x24 tmux, {args.runs} runs each (median, min):")
         startup = bench_startup(args.runs, home)
@@ -212,6 +215,7 @@ def main() -> int:
               f"({bridged['max_gap'] * 1000:.0f} ms)")
     finally:
         shutil.rmtree(home, ignore_errors=True)
+    print(f"load average {os.getloadavg()[0]:.2f} at the end")
     return 0
 
 
