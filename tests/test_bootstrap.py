@@ -229,7 +229,7 @@ def run_on_terminal(command: str, env: dict, cwd: Path, timeout: float = 240) ->
     keep = ("HOME", "XDG_CONFIG_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME", "XDG_DATA_HOME", "PATH",
             "ONBOARD_BOOTSTRAP_PIP_ARGS", "PIP_CONFIG_FILE", "NO_COLOR", "NIX_CONFIG")
     envs = " ".join(f"{k}={shlex.quote(env[k])}" for k in keep if k in env)
-    inner = f"cd {shlex.quote(str(cwd))} && env -u CI {envs} TERM=xterm-256color sh -c {shlex.quote(command)}; " \
+    inner = f"cd {shlex.quote(str(cwd))} && env -u CI -u COLUMNS -u LINES {envs} TERM=xterm-256color sh -c {shlex.quote(command)}; " \
             "echo __EXITED__ rc=$?; sleep 30"
     subprocess.run(["tmux", "-L", sock, "new-session", "-d", "-s", "boot", "-x", "100", "-y", "30", inner],
                    check=True, env=env)

@@ -23,7 +23,9 @@ class Pane:
     def __init__(self, name: str, cmd: str, env: dict[str, str], cwd: Path, size=(80, 24)) -> None:
         self.name = name
         exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
-        shell = f"cd {shlex.quote(str(cwd))} && env {exports} {cmd}; echo __EXITED__ rc=$?; sleep 30"
+        # -u COLUMNS/LINES: pytest's tmux server may inherit them, and they override the pane's size
+        shell = (f"cd {shlex.quote(str(cwd))} && env -u COLUMNS -u LINES {exports} {cmd}; "
+                 "echo __EXITED__ rc=$?; sleep 30")
         subprocess.run(["tmux", "new-session", "-d", "-s", name, "-x", str(size[0]), "-y", str(size[1]),
                         shell], check=True)
 

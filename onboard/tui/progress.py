@@ -21,7 +21,7 @@ WAITING, RUNNING, DONE, SKIPPED, FAILED, REVERTED, CANCELLED = (
 WORDS = {
     WAITING: "WAIT", RUNNING: "RUN", DONE: "DONE", SKIPPED: "SKIP", FAILED: "FAIL",
     REVERTED: "UNDONE", CANCELLED: "STOP", "already": "SKIP", "would-do": "TODO",
-    "kept": "KEPT",
+    "kept": "KEPT", "note": "NOTE",
 }
 
 

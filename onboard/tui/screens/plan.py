@@ -36,14 +36,16 @@ def plan_text(rows: list[dict[str, Any]]) -> Text:
 
 
 def counts(rows: list[dict[str, Any]]) -> tuple[int, int]:
-    todo = sum(1 for r in rows if r.get("status") != "already")
-    return todo, len(rows) - todo
+    todo = sum(1 for r in rows if r.get("status") == "would-do")
+    already = sum(1 for r in rows if r.get("status") == "already")
+    return todo, already
 
 
 class PlanScreen(StepScreen):
     STEP = "4/6 Plan"
     HELP = ("Every change onboard would make, in order, with the files and folders it touches. TODO "
-            "rows will change the machine; SKIP rows are already so and stay as they are. Nothing has "
+            "rows will change the machine; SKIP rows are already so and stay as they are; NOTE rows only "
+            "inform. Nothing has "
             "changed yet: press a to apply (you are asked once more), or Esc to go back and change "
             "your choices. Everything applied can be undone with `onboard uninstall`.")
     BINDINGS = [
