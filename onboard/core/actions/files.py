@@ -12,7 +12,7 @@ from typing import Any, Callable, Optional
 
 from onboard.core.engine.action import Action, ActionError, Context, owner_ids, register
 from onboard.core.engine.fsutil import (atomic_write, fsync_dir, read_bytes, remove_stale_tmps,
-                                        resolve_target, sha256_bytes)
+                                        remove_tree, resolve_target, sha256_bytes)
 
 
 def missing_parents(path: os.PathLike | str) -> list[str]:
@@ -250,7 +250,7 @@ class EnsureDirectory(Action):
             return
         if p.is_dir() and not p.is_symlink():
             if self.remove_contents:
-                _rmtree_writable(p)
+                remove_tree(p)
             else:
                 try:
                     p.rmdir()
@@ -258,29 +258,6 @@ class EnsureDirectory(Action):
                     ctx.notice(f"kept {p}: it holds files onboard did not put there")
                     return
         remove_created_dirs(record.get("created_dirs", []), ctx)
-
-
-def _rmtree_writable(p: Path) -> None:
-    """rm -rf that also handles read-only directories (the Nix store makes them)."""
-
-    def onerror(func: Any, path: str, exc: Any) -> None:
-        try:
-            os.chmod(os.path.dirname(path), 0o755)
-            if os.path.isdir(path) and not os.path.islink(path):
-                os.chmod(path, 0o755)
-            func(path)
-        except FileNotFoundError:
-            pass
-
-    for root, dirs, _files in os.walk(p):
-        for d in dirs:
-            full = os.path.join(root, d)
-            if not os.path.islink(full):
-                try:
-                    os.chmod(full, 0o755)
-                except OSError:
-                    pass
-    shutil.rmtree(p, onerror=onerror)
 
 
 @register

@@ -120,3 +120,28 @@ def resolve_target(path: os.PathLike | str) -> Path:
     if p.is_symlink():
         return Path(os.path.realpath(p))
     return p
+
+
+def remove_tree(path: os.PathLike | str) -> None:
+    """rm -rf that also works on read-only directories (Nix makes store paths read-only)."""
+    import shutil
+
+    p = str(path)
+    if not os.path.lexists(p):
+        return
+    if os.path.islink(p) or not os.path.isdir(p):
+        os.unlink(p)
+        return
+    for root, dnames, _f in os.walk(p):
+        for d in dnames:
+            full = os.path.join(root, d)
+            if not os.path.islink(full):
+                try:
+                    os.chmod(full, 0o755)
+                except OSError:
+                    pass
+    try:
+        os.chmod(p, 0o755)
+    except OSError:
+        pass
+    shutil.rmtree(p)

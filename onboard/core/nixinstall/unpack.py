@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Optional
 
+from onboard.core.engine.fsutil import remove_tree  # noqa: F401  (re-exported)
 from onboard.core.engine.action import ActionError
 from onboard.core.events import ActionProgress, Emitter, discard
 
@@ -241,29 +242,6 @@ def _ensure_parents(dest: Path, parts: list[str]) -> None:
 def _remove_top(dest: Path, top: Optional[str]) -> None:
     if top:
         remove_tree(dest / top)
-
-
-def remove_tree(path: os.PathLike | str) -> None:
-    """rm -rf that also works on read-only directories (store paths are made read-only)."""
-    p = str(path)
-    if not os.path.lexists(p):
-        return
-    if os.path.islink(p) or not os.path.isdir(p):
-        os.unlink(p)
-        return
-    for root, dnames, _f in os.walk(p):
-        for d in dnames:
-            full = os.path.join(root, d)
-            if not os.path.islink(full):
-                try:
-                    os.chmod(full, 0o755)
-                except OSError:
-                    pass
-    try:
-        os.chmod(p, 0o755)
-    except OSError:
-        pass
-    shutil.rmtree(p)
 
 
 # -- what a release holds -------------------------------------------------------------------

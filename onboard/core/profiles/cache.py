@@ -198,21 +198,10 @@ def read_manifest(directory: str) -> Manifest | None:
 
 
 def write_atomic(path: str, text: str, mode: int = 0o644) -> None:
-    """Write `text` to `path` through a temporary file in the same directory + rename."""
-    tmp = f"{path}.tmp{os.getpid()}"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    """Write `text` to `path` atomically (never on the warm path: only when (re)building)."""
+    from onboard.core.engine.fsutil import atomic_write
+
+    atomic_write(path, text.encode("utf-8", "surrogateescape"), mode=mode)
 
 
 def gcroot_alive(directory: str) -> bool:

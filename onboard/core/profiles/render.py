@@ -21,7 +21,6 @@ import json
 import os
 import re
 import shlex
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Union
@@ -373,17 +372,6 @@ def _atomic_write(dest: Path, data: bytes, mode: int) -> None:
             return  # unchanged: keep the mtime, so watchers see no change
     except OSError:
         pass
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", dir=str(dest.parent))
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, dest)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    from onboard.core.engine.fsutil import atomic_write
+
+    atomic_write(dest, data, mode=mode)
