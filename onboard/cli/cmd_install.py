@@ -72,7 +72,7 @@ def run(args: argparse.Namespace, out: Output) -> int:
             out.info("note: an existing Nix was found and is kept as it is; only its configuration is planned")
         if notes.get("build_group"):
             out.info(f"note: {notes['build_group']}")
-    from onboard.core.nixinstall.rollback import owned_ids, rollback_run
+    from onboard.core.engine.plan import owned_ids, rollback_run
 
     before = owned_ids(plan.name)
 

@@ -6,7 +6,7 @@ import shutil
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from onboard.core.engine.action import Action, ActionError, Context, action_from_dict
 from onboard.core.engine.lock import ApplyLock
@@ -213,20 +213,39 @@ def _apply_one(action: Action, entry: Entry, receipt: Receipt, ctx: Context) -> 
 
 
 def revert_receipt(receipt: Receipt, emit: Emitter = discard, lock: bool = True,
-                   dry_run: bool = False) -> Outcome:
-    """Undo everything a receipt says onboard did, in reverse order, collecting all errors."""
+                   dry_run: bool = False, only: Optional[Callable[[Entry], bool]] = None) -> Outcome:
+    """Undo what a receipt says onboard did, in reverse order, collecting all errors.
+
+    `only` picks the entries to undo (e.g. just what a failed run changed); the receipt is
+    deleted once nothing in it is owned any more."""
     locker = ApplyLock() if (lock and not dry_run) else None
     if locker:
         locker.acquire()
     try:
-        return _revert(receipt, emit, dry_run)
+        return _revert(receipt, emit, dry_run, only)
     finally:
         if locker:
             locker.release()
 
 
-def _revert(receipt: Receipt, emit: Emitter, dry_run: bool) -> Outcome:
-    todo = [e for e in reversed(receipt.entries) if e.owned]
+def owned_ids(name: str) -> set[str]:
+    """Ids of the entries a receipt owns now (taken before a run, to undo just that run)."""
+    r = load_receipt(name)
+    return {e.id for e in r.entries if e.owned} if r else set()
+
+
+def rollback_run(name: str, before: set[str], emit: Emitter = discard, lock: bool = True) -> list[str]:
+    """Undo what one failed run changed (entries owned now but not in `before`): a failed
+    install leaves nothing half-installed, and what earlier runs finished stays."""
+    receipt = load_receipt(name)
+    if receipt is None:
+        return []
+    return revert_receipt(receipt, emit=emit, lock=lock, only=lambda e: e.id not in before).errors
+
+
+def _revert(receipt: Receipt, emit: Emitter, dry_run: bool,
+            only: Optional[Callable[[Entry], bool]] = None) -> Outcome:
+    todo = [e for e in reversed(receipt.entries) if e.owned and (only is None or only(e))]
     emit(PlanStarted(plan=receipt.name, total=len(todo), mode="revert"))
     ctx = Context(emit=emit, backup_dir=receipt.backup_dir(), dry_run=dry_run)
     outcome = Outcome(status="ok", receipt=receipt)
@@ -261,6 +280,10 @@ def _revert(receipt: Receipt, emit: Emitter, dry_run: bool) -> Outcome:
     if outcome.errors:
         outcome.status = "failed"
         receipt.status = "revert-failed"
+        receipt.save()
+    elif any(e.owned for e in receipt.entries):  # a partial revert: the rest stays recorded
+        receipt.status = "applied" if all(e.state == "done" for e in receipt.entries if e.owned) \
+            else "failed"
         receipt.save()
     else:
         receipt.delete()
