@@ -49,6 +49,10 @@ def run(args: argparse.Namespace, out: Output) -> int:
     from onboard.core.choices import ChoicesError
     from onboard.core.planner import build_plan
 
+    if not out.dry_run and not str(getattr(args, "tarball", "") or "").startswith(("/", ".", "file:")):
+        from onboard.core.preload import preload
+
+        preload("requests")  # ~150 ms of imports for the download, done while the plan is made
     try:
         choices = choices_from_args(args)
         if args.build_users is not None:
