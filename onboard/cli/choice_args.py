@@ -83,4 +83,13 @@ def _apply_team_config(args: Any, c: Choices) -> None:
         raise ChoicesError("the team config has problems:\n" + str(exc)) from None
 
 
-__all__ = ["add_choice_args", "choices_from_args", "ChoicesError"]
+def choice_error(exc: ChoicesError, out: Any) -> int:
+    """Report a choice that cannot be planned. Exit 2 for a bad option or value; 1 when the
+    choices are fine but this machine cannot take them (an existing Nix, an id collision...)."""
+    from onboard.core.nixinstall.errors import PlanningError
+
+    out.error(str(exc), getattr(exc, "hint", ""))
+    return 1 if isinstance(exc, PlanningError) else 2
+
+
+__all__ = ["add_choice_args", "choices_from_args", "choice_error", "ChoicesError"]

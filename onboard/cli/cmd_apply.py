@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from onboard.cli.choice_args import add_choice_args, choices_from_args
+from onboard.cli.choice_args import add_choice_args, choice_error, choices_from_args
 from onboard.cli.output import Output
 
 HELP = "apply a plan; safe to re-run (repairs only what drifted)"
@@ -27,6 +27,5 @@ def run(args: argparse.Namespace, out: Output) -> int:
             choices = choices_from_args(args)
         plan = build_plan(choices)
     except ChoicesError as exc:
-        out.error(str(exc))
-        return 2
+        return choice_error(exc, out)
     return run_plan(plan, out)

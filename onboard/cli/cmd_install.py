@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from onboard.cli.choice_args import add_choice_args, choices_from_args
+from onboard.cli.choice_args import add_choice_args, choice_error, choices_from_args
 from onboard.cli.output import Output
 
 HELP = "install Nix (single-user or daemon mode) from the official tarball; undo with `onboard uninstall`"
@@ -63,10 +63,7 @@ def run(args: argparse.Namespace, out: Output) -> int:
             return 2
         plan = build_plan(choices)
     except ChoicesError as exc:
-        from onboard.core.nixinstall.errors import PlanningError
-
-        out.error(str(exc), getattr(exc, "hint", ""))
-        return 1 if isinstance(exc, PlanningError) else 2
+        return choice_error(exc, out)
     if not plan.actions:
         out.line("nothing to do")
         return 0
