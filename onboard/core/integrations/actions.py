@@ -270,10 +270,6 @@ class GeneratedFile(WriteFile):
             record.update(existed=False, adopted=True)
         return record
 
-    def revert(self, ctx: Context, record: dict[str, Any]) -> None:
-        if "path" in record:  # else it failed before its snapshot: nothing was changed
-            super().revert(ctx, record)
-
 
 # -- direnv allow -----------------------------------------------------------------------------
 
