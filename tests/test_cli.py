@@ -139,3 +139,11 @@ def test_team_config_fills_only_what_the_command_line_leaves_open(tmp_path):
     (project / "onboard.yaml").write_text("version: 1\nteem: t\n")
     r = run_onboard("plan", "--mode", "skip", cwd=str(project))
     assert r.returncode == 2 and "onboard.yaml:2" in r.stderr and "team" in r.stderr
+
+
+def test_tui_command_refuses_without_a_terminal_and_checks_its_demo_dir(tmp_path):
+    r = run_onboard("tui", "--demo", str(tmp_path))
+    assert r.returncode == 2 and "needs a terminal" in r.stderr
+    r = run_onboard("tui", "--profiles", "--uninstall")
+    assert r.returncode == 2
+    assert "tui" in run_onboard("--help").stdout

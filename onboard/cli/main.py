@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "rollback": "onboard.cli.cmd_rollback",
     "gc": "onboard.cli.cmd_gc",
     "envrc": "onboard.cli.cmd_envrc",
+    "tui": "onboard.cli.cmd_tui",
 }
 
 EPILOG = """\
