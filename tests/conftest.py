@@ -36,6 +36,9 @@ def pytest_configure(config):
         os.environ[var] = str(base / sub)
     os.environ["NIX_CONFIG"] = NIX_CONFIG
     os.environ["NO_COLOR"] = "1"
+    # CI=true turns the terminal UI off by design; the tests that drive it in a real terminal
+    # must behave the same on CI as anywhere (test_tui_tmux checks the CI behaviour itself).
+    os.environ.pop("CI", None)
 
 
 @pytest.fixture(autouse=True)

@@ -109,3 +109,14 @@ def test_too_small_then_resized_in_a_real_terminal(tmp_path):
         pane.wait("__EXITED__ rc=0")
     finally:
         pane.close()
+
+
+def test_ci_set_turns_the_terminal_ui_off_even_on_a_terminal(tmp_path):
+    env = {"HOME": str(tmp_path), "XDG_STATE_HOME": str(tmp_path / "state"), "PYTHONPATH": str(ROOT),
+           "TERM": "xterm-256color", "PATH": os.environ["PATH"], "CI": "true"}
+    pane = Pane(f"onboard-tui-ci-{os.getpid()}", f"{shlex.quote(sys.executable)} -m onboard", env, tmp_path)
+    try:
+        screen = pane.wait("__EXITED__ rc=0")
+        assert "exit codes" in screen and "Welcome to onboard" not in screen
+    finally:
+        pane.close()
