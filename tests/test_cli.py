@@ -147,3 +147,14 @@ def test_tui_command_refuses_without_a_terminal_and_checks_its_demo_dir(tmp_path
     r = run_onboard("tui", "--profiles", "--uninstall")
     assert r.returncode == 2
     assert "tui" in run_onboard("--help").stdout
+
+
+def test_global_flags_count_before_the_command_too(tmp_path):
+    r = run_onboard("--dry-run", "--yes", "apply", "--demo", str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    assert not (tmp_path / "onboard-demo").exists(), "a dry run given before the command changed the machine"
+    assert json.loads(run_onboard("--json", "status").stdout)["command"] == "status"
+    r = run_onboard("--yes", "apply", "--demo", str(tmp_path))
+    assert r.returncode == 0 and (tmp_path / "onboard-demo").is_dir()
+    r = run_onboard("--dry-run", "uninstall", "--yes")
+    assert r.returncode == 0 and (tmp_path / "onboard-demo").is_dir()

@@ -41,13 +41,18 @@ Run `onboard` with no argument on a terminal for the guided setup.
 """
 
 
-def _global_options(parser) -> None:  # type: ignore[no-untyped-def]
+def _global_options(parser, top: bool = True) -> None:  # type: ignore[no-untyped-def]
+    """The same flags before or after the command. On a command's parser their default is
+    SUPPRESS, so `onboard --dry-run apply` keeps the --dry-run given before the command."""
+    import argparse
+
+    kw = {} if top else {"default": argparse.SUPPRESS}
     g = parser.add_argument_group("global options")
-    g.add_argument("--json", action="store_true", help="print machine-readable JSON on stdout")
-    g.add_argument("--yes", "-y", action="store_true", help="answer yes to every question")
-    g.add_argument("--dry-run", action="store_true", help="show what would change; change nothing")
-    g.add_argument("--verbose", "-v", action="store_true", help="show every log line")
-    g.add_argument("--no-color", action="store_true", help="no colours (also: NO_COLOR=1)")
+    g.add_argument("--json", action="store_true", help="print machine-readable JSON on stdout", **kw)
+    g.add_argument("--yes", "-y", action="store_true", help="answer yes to every question", **kw)
+    g.add_argument("--dry-run", action="store_true", help="show what would change; change nothing", **kw)
+    g.add_argument("--verbose", "-v", action="store_true", help="show every log line", **kw)
+    g.add_argument("--no-color", action="store_true", help="no colours (also: NO_COLOR=1)", **kw)
 
 
 def build_parser():  # type: ignore[no-untyped-def]
@@ -74,7 +79,7 @@ def build_parser():  # type: ignore[no-untyped-def]
         p = sub.add_parser(name, help=mod.HELP, description=getattr(mod, "DESCRIPTION", mod.HELP),
                            formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG)
         mod.register(p)
-        _global_options(p)
+        _global_options(p, top=False)
         p.set_defaults(_module=mod)
     return parser
 
