@@ -79,6 +79,13 @@ def test_switch_back_and_forth_with_generations_and_rollback(world):
     assert r.returncode == 1 and "nothing to roll back to" in r.stderr
     r = world.onboard("rollback", "--to", "3")
     assert r.returncode == 0 and active(world, p) == "web\n"
+    r = world.onboard("rollback", "--dry-run", "--json")
+    doc = json.loads(r.stdout)
+    assert r.returncode == 0 and doc["dry_run"] and doc["generation"]["number"] < 3
+    r = world.onboard("switch", "base", "--dry-run", "--json")
+    doc = json.loads(r.stdout)
+    assert r.returncode == 0 and doc["dry_run"] and doc["profile"] == "base"
+    assert active(world, p) == "web\n", "a dry run changed the active profile"
 
     # listed for `onboard profiles` and `onboard status`
     r = world.onboard("profiles", "--json")

@@ -28,8 +28,13 @@ def run(args: argparse.Namespace, out: Output) -> int:
         older = [g for g in gens if cur and g.number < cur.number]
         target = next((g for g in gens if g.number == args.to), None) if args.to else (older[-1] if older else None)
         if target is None:
-            out.line("nothing to roll back to")
+            out.error(f"nothing to roll back to in {project}",
+                      "`onboard profiles` lists the generations; `onboard switch NAME` makes one")
             return 1
+        if out.json:
+            out.emit_json(dry_run=True, project=project, previous=cur.to_dict() if cur else None,
+                          generation=target.to_dict())
+            return 0
         out.line(f"would make generation {target.number} ({target.profile}) current in {project}")
         return 0
     reporter = out.reporter()

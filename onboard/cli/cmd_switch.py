@@ -42,6 +42,10 @@ def run(args: argparse.Namespace, out: Output) -> int:
         return 1
     before = generations.current_generation(project)
     if out.dry_run:
+        if out.json:
+            out.emit_json(dry_run=True, project=project, profile=profile.name,
+                          previous=before.to_dict() if before else None)
+            return 0
         out.line(f"would make {profile.name} the active profile of {project}"
                  + (f" (now {before.profile}, generation {before.number})" if before else ""))
         return 0
