@@ -385,3 +385,21 @@ def test_install_dry_run_is_offline_and_changes_nothing(onboard, isolated_home):
 def test_bad_sha256_is_a_usage_error(onboard):
     r = onboard("install", "--tarball", "/tmp/x.tar.xz", "--sha256", "abc", "--dry-run")
     assert r.returncode == 2 and "64 hex digits" in r.stderr
+
+
+def test_nix_tree_repair_keeps_the_state_from_before_the_install(tmp_path):
+    """A re-run that must repair /nix (a state dir was deleted) keeps the snapshot of /nix
+    from before the install, so uninstall still removes what the install put there."""
+    from onboard.core.engine.plan import Plan, apply_plan, revert_receipt
+    from onboard.core.engine.receipt import load_receipt
+    from onboard.core.nixinstall.actions import NixTree
+
+    root = tmp_path / "nix"
+    tree = NixTree(root=str(root), dirs=[str(root / "var" / "nix" / "db")], home=str(tmp_path / "h"))
+    assert apply_plan(Plan("t", [tree])).ok
+    (root / "store" / "abc-installed").mkdir()  # what the install then put in the store
+    (root / "var" / "nix" / "db").rmdir()  # drift: a state dir went missing
+    assert apply_plan(Plan("t", [tree])).ok
+    assert (root / "var" / "nix" / "db").is_dir()
+    assert revert_receipt(load_receipt("t")).ok
+    assert not root.exists(), "uninstall kept what the install made after a repair"

@@ -41,7 +41,7 @@ def run_plan(plan: Plan, out: Output, *, question: str = "Apply these changes?",
         return 0
     if plan.needs_root and os.geteuid() != 0:
         out.error(root_reason or "this plan changes system files (/nix, /etc, users) and needs root",
-                  "run it again with sudo, e.g. `sudo -E onboard ...`; onboard asks once and only for that")
+                  "run it again with sudo, e.g. `sudo onboard ...`; onboard asks once and only for that")
         return 1
     if not out.confirm(question):
         out.error("nothing was changed: not confirmed", "pass --yes to apply without asking")

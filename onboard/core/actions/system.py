@@ -232,7 +232,7 @@ def generated_unit(name: str, daemon_bin: str, state_dir: str = "/nix/var/nix",
     if name.endswith(".socket"):
         return ("[Unit]\nDescription=Nix Daemon Socket\nBefore=multi-user.target\n"
                 f"RequiresMountsFor={store_dir}\n"
-                f"ConditionPathExists=!{state_dir}/daemon-socket/socket\n\n"
+                f"ConditionPathIsReadWrite={state_dir}/daemon-socket\n\n"
                 f"[Socket]\nListenStream={state_dir}/daemon-socket/socket\n\n"
                 "[Install]\nWantedBy=sockets.target\n")
     return ("[Unit]\nDescription=Nix Daemon\nDocumentation=man:nix-daemon https://nixos.org/manual\n"

@@ -158,9 +158,11 @@ class Action:
     def revert(self, ctx: Context, record: dict[str, Any]) -> None:
         raise NotImplementedError
 
-    def unchanged_since(self, ctx: Context, record: dict[str, Any]) -> bool:
-        """True when what this action left (the record's post-state) is still there as it
-        left it. Files compare the hash settle() recorded."""
+    def repair_keeps_snapshot(self, ctx: Context, record: dict[str, Any]) -> bool:
+        """On a re-run that must redo this action: True keeps the prior state recorded the
+        first time (what revert returns to) instead of taking a new snapshot. Default: when
+        what the action left is still there untouched (files compare settle()'s hash), e.g.
+        a regenerated file whose content changed."""
         path, post = record.get("path"), record.get("post")
         if not path or not post:
             return False

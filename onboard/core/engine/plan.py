@@ -177,7 +177,7 @@ def _apply_one(action: Action, entry: Entry, receipt: Receipt, ctx: Context) -> 
         if action.check(ctx):
             return "skipped"
         old = entry.record
-        if not old.get("preexisting") and action.unchanged_since(ctx, old):
+        if not old.get("preexisting") and action.repair_keeps_snapshot(ctx, old):
             # The plan changed (new content) and what onboard left is untouched: the prior
             # state recorded the first time is still the one to return to.
             record = {k: v for k, v in old.items() if k != "post"}

@@ -226,6 +226,11 @@ class NixTree(Action):
 
         return grp.getgrnam(self.store_group).gr_gid
 
+    def repair_keeps_snapshot(self, ctx: Context, record: dict[str, Any]) -> bool:
+        # The record is /nix as it was before the install; a repair must not mistake the
+        # installed store for something that was already there.
+        return "manifest" in record
+
     def snapshot(self, ctx: Context) -> dict[str, Any]:
         home_existed = {}
         for item in self.home_items:
@@ -472,6 +477,7 @@ class StorePaths(Action):
             except OSError as exc:
                 if exc.errno != 18:  # EXDEV: another file system
                     raise
+                remove_tree(p + ".onboard-tmp")  # a copy cut short by an earlier run
                 shutil.copytree(src, p + ".onboard-tmp", symlinks=True)
                 os.rename(p + ".onboard-tmp", p)
                 remove_tree(src)

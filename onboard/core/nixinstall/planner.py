@@ -524,7 +524,8 @@ def _daemon_plan(choices: Choices, view: MachineView, me: layout.Who, release: R
     if init == "systemd":
         for u in ("nix-daemon.socket", "nix-daemon.service"):
             dest = f"{layout.SYSTEMD_DIR}/{u}"
-            if os.path.lexists(dest) and not os.path.realpath(dest).startswith(profile):
+            ours = os.path.islink(dest) and os.readlink(dest) == f"{profile}/lib/systemd/system/{u}"
+            if os.path.lexists(dest) and not ours and not _generated_unit_here(dest, u, profile):
                 raise PlanningError(f"{dest} already exists; onboard will not replace another nix-daemon unit",
                                     hint="remove the other Nix install's units first, or use --mode skip")
         plan.add(SystemdUnits(unit_dir=layout.SYSTEMD_DIR, profile=profile, proxy=proxies, start=True,
@@ -542,3 +543,15 @@ def _daemon_plan(choices: Choices, view: MachineView, me: layout.Who, release: R
     plan.add(SelfTest(bindir=f"{profile}/bin", daemon=True, home=home))
     plan.add(*rc)
     return plan
+
+
+def _generated_unit_here(dest: str, name: str, profile: str) -> bool:
+    """True when `dest` is the unit onboard generates for a release without units (a re-run)."""
+    from onboard.core.actions.system import generated_unit
+
+    try:
+        with open(dest, encoding="utf-8") as fh:
+            return fh.read() == generated_unit(name, f"{profile}/bin/nix-daemon")
+    except (OSError, UnicodeDecodeError):
+        return False
+

@@ -93,7 +93,7 @@ class PlanScreen(StepScreen):
         head.append(f"\nPlan: {title}.")
         if getattr(self.plan, "needs_root", False) and not self.app.services.is_root():
             self.blocked = ("This plan changes system files (/nix, /etc, users) and needs root: quit and "
-                            "run `sudo -E onboard`, or choose single-user mode.")
+                            "run `sudo onboard`, or choose single-user mode.")
             head.append("\n" + self.blocked, style="bold")
         if not self.rows:
             head.append("\nThere is nothing to do: the machine already has everything.")
