@@ -88,6 +88,21 @@ def test_editing_the_profile_rebuilds_and_the_new_value_loads(world):
     assert set(inputs) | {str(cache / "env.sh")} <= set(watched(world))
 
 
+def test_an_edit_made_while_nix_was_building_is_picked_up(world):
+    """The loader compares inputs with env.sh: env.sh must date from when the inputs were
+    read, not from when the build ended, or an edit during the build is never seen."""
+    from onboard.core.profiles import cache as envcache
+
+    install(world)
+    assert world.exec_in('echo "$DEMO_VAR"').stdout.strip() == "demo value"
+    built = envcache.read_manifest(str(world.home / ".cache/onboard/env/demo")).built
+    profile = write_profile(world.profiles, "demo", {"DEMO_VAR": "edited during the build"})
+    during = int((built - 0.001) * 1e9)  # after Nix read the profile, before the build ended
+    os.utime(profile, ns=(during, during))
+    r = world.exec_in('echo "$DEMO_VAR"')
+    assert r.stdout.strip() == "edited during the build", r.stderr
+
+
 def test_touching_an_input_without_changing_it_does_not_rebuild_nix(world):
     install(world)
     world.exec_in("true")

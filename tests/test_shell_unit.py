@@ -163,6 +163,7 @@ def test_manifest_round_trip_and_staleness(tmp_path, fake_nix):
     ("version", "onboard was upgraded"),
     ("deleted", "is gone"),
     ("backend", "ONBOARD_NIX_BACKEND asks for nix-shell"),
+    ("bash", "is gone (bash was upgraded or removed)"),
 ])
 def test_every_key_part_makes_the_cache_stale(tmp_path, fake_nix, monkeypatch, change, expect):
     prof = tmp_path / "demo.yaml"
@@ -185,7 +186,9 @@ def test_every_key_part_makes_the_cache_stale(tmp_path, fake_nix, monkeypatch, c
         prof.unlink()
     elif change == "backend":
         monkeypatch.setenv("ONBOARD_NIX_BACKEND", "nix-shell")
-    if change in ("system", "version"):
+    elif change == "bash":
+        m.bash = str(tmp_path / "old-bash-5.1" / "bin" / "bash")
+    if change in ("system", "version", "bash"):
         open(os.path.join(d, "manifest"), "w").write(m.dumps())
     assert expect in cache.stale_reason(cache.read_manifest(d), d)
 

@@ -517,6 +517,7 @@ def _build_locked(profile, directory: str, action_id: str, emit: Emitter, reason
         # snapshot the inputs before Nix reads them: an edit during the build then
         # shows up as a change on the next entry
         write_rendered(profile, os.path.join(directory, cache.RENDERED))
+        snapshot_ns = time.time_ns()
         inputs = []
         for path in watched_paths(profile, directory):
             try:
@@ -551,6 +552,9 @@ def _build_locked(profile, directory: str, action_id: str, emit: Emitter, reason
         cache.write_atomic(os.path.join(directory, cache.INPUTS_SH),
                            render_inputs_script([i.path for i in inputs] + [m.nix_path]))
         cache.write_atomic(os.path.join(directory, cache.BASHRC), render_bashrc(name, env_sh))
+        # env.sh dates from the input snapshot, not the end of the build: the direnv loader's
+        # `input -nt env.sh` then sees an edit made while Nix was building
+        os.utime(env_sh, ns=(snapshot_ns, snapshot_ns))
         cache.write_atomic(os.path.join(directory, cache.MANIFEST), m.dumps())  # the commit point
     except EnvError as exc:
         emit(ActionFailed(action_id=action_id, error=exc.message, hint=exc.hint))

@@ -238,6 +238,8 @@ def stale_reason(m: Manifest, directory: str, profile_file: str | None = None,
         return f"Nix changed ({m.nix_path} -> {ident[0]})"
     if not gcroot_alive(directory):
         return "the GC root is gone"
+    if m.bash and not os.access(m.bash, os.X_OK):
+        return f"{m.bash} is gone (bash was upgraded or removed)"
     if not os.path.isfile(os.path.join(directory, ENV_SH)):
         return "env.sh is missing"
     changed = False

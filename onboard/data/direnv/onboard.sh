@@ -92,10 +92,10 @@ _onboard_watch() {
   local __onboard_l1='' __onboard_l2='' __onboard_l3=''
   __onboard_key=${DIRENV_WATCHES-}$'\t'$*
   if [[ -f $__onboard_memo ]]; then
-    for __onboard_f in "$@"; do
-      [[ $__onboard_f -nt $__onboard_memo ]] && break
+    for __onboard_f in "$@"; do  # a file that is gone counts as changed too
+      [[ ! -e $__onboard_f || $__onboard_f -nt $__onboard_memo ]] && break
     done
-    if [[ ! $__onboard_f -nt $__onboard_memo ]]; then
+    if [[ -e $__onboard_f && ! $__onboard_f -nt $__onboard_memo ]]; then
       { read -r __onboard_l1 && read -r __onboard_l2 && read -r __onboard_l3; } <"$__onboard_memo" || true
       if [[ $__onboard_l3 == end && $__onboard_l1 == "$__onboard_key" ]]; then
         eval "$__onboard_l2"
