@@ -80,8 +80,8 @@ class OnboardApp(App[TuiResult]):
 
     def action_quit_app(self) -> None:
         if self.running:
-            self.notify("A change is running: press c to cancel it (it stops between steps), "
-                        "then quit.", severity="warning", timeout=6)
+            self.notify("A change is running: wait for it to finish (on the Apply screen, c "
+                        "cancels it between steps), then quit.", severity="warning", timeout=6)
             return
         self.exit(TuiResult("quit"))
 

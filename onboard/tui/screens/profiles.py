@@ -138,6 +138,8 @@ class ProfilesScreen(StepScreen):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("switch", "rollback") and (self.busy or self.gen_state is None):
             return None
+        if action == "back" and self.busy:  # a switch is writing a generation: stay until done
+            return False
         if action == "rollback" and not getattr(self.gen_state, "can_rollback", False):
             return None
         return super().check_action(action, parameters)
@@ -201,6 +203,7 @@ class ProfilesScreen(StepScreen):
 
     def _go(self, action: str, target: str) -> None:
         self.busy = action
+        self.app.running = True  # quitting now could stop a generation half written
         self.model = RunModel()
         self.refresh_bindings()
         self._status(("Switching to " + target if action == "switch" else "Rolling back") + "...")
@@ -232,6 +235,8 @@ class ProfilesScreen(StepScreen):
     def on_switch_done(self, message: SwitchDone) -> None:
         self.bridge.flush()
         self.busy = ""
+        self.app.running = False
+        self.refresh_bindings()
         if message.ok:
             self._status(Text(message.message or "Done.", style="bold"))
         else:
