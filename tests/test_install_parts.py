@@ -217,6 +217,22 @@ def test_daemon_plan_with_systemd_links_units_and_without_runs_the_daemon(isolat
         plan_nix_install(Choices(mode="daemon", init="systemd"), view=_view(init="none"))
 
 
+def test_daemon_plan_under_sudo_runs_root_commands_with_roots_home(isolated_home, monkeypatch):
+    """Under sudo, nix-env as root must not write a root-owned ~/.nix-defexpr into the home of
+    the user who ran sudo: root's commands get root's HOME, the user's files stay the user's."""
+    if os.geteuid() != 0:
+        pytest.skip("sudo is only simulated as root")
+    import pwd
+
+    user = pwd.getpwuid(65534)  # nobody: a real account that is not root
+    monkeypatch.setenv("SUDO_USER", user.pw_name)
+    plan = plan_nix_install(Choices(mode="daemon", build_users=2), view=_view(init="none"))
+    by_kind = {a.kind: a for a in plan.actions}
+    for kind in ("nix-profile", "nix-self-test", "nix-load-db"):
+        assert by_kind[kind].home == str(isolated_home), kind  # HOME as sudo set it (root's)
+    assert by_kind["nix-tree"].home == user.pw_dir
+
+
 def test_an_existing_foreign_nix_is_adopted_or_refused(isolated_home):
     from onboard.core.machine import NixFacts
 

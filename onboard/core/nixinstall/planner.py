@@ -478,6 +478,13 @@ def _daemon_plan(choices: Choices, view: MachineView, me: layout.Who, release: R
         raise PlanningError("systemd is not running on this machine (containers and WSL often have none)",
                             hint="use --init none: onboard then starts and stops nix-daemon itself")
     home = me.home
+    # Commands run as root (load-db, the default profile, the self-test) get root's HOME, or
+    # nix-env would leave a root-owned ~/.nix-defexpr in the home of the user who ran sudo.
+    root_home = os.environ.get("HOME", "") if me.via_sudo else home
+    if not root_home or root_home == me.home:
+        import pwd
+
+        root_home = pwd.getpwuid(0).pw_dir if me.via_sudo else home
     owner = me.user if me.via_sudo else ""
     profile = layout.DEFAULT_PROFILE
     rc = _rc_actions(daemon_rc_targets(), daemon=True, owner="")
@@ -511,8 +518,8 @@ def _daemon_plan(choices: Choices, view: MachineView, me: layout.Who, release: R
                      dirs=_common_dirs(True, me), home=home, home_items=list(layout.HOME_ITEMS),
                      summary=f"create /nix (owned by root; /nix/store root:{BUILD_GROUP} 1775) with Nix's "
                              "state directories"))
-    plan.add(*_store_actions(archive, release, home))
-    plan.add(NixProfile(profile=profile, home=home, summary=f"create the default profile {profile} with Nix"))
+    plan.add(*_store_actions(archive, release, root_home))
+    plan.add(NixProfile(profile=profile, home=root_home, summary=f"create the default profile {profile} with Nix"))
     if me.is_root:
         plan.add(Symlink(path=str(Path(home) / ".nix-profile"), points_to=profile,
                          summary=f"link root's ~/.nix-profile to {profile}"))
@@ -540,7 +547,7 @@ def _daemon_plan(choices: Choices, view: MachineView, me: layout.Who, release: R
     unfree = _nixpkgs_action(choices.allow_unfree, home, owner)
     if unfree:
         plan.add(unfree)
-    plan.add(SelfTest(bindir=f"{profile}/bin", daemon=True, home=home))
+    plan.add(SelfTest(bindir=f"{profile}/bin", daemon=True, home=root_home))
     plan.add(*rc)
     return plan
 
