@@ -138,6 +138,19 @@ def test_a_failed_rebuild_loads_the_last_good_environment_and_says_so(world):
     assert r.stdout.strip() == "demo value|1"
 
 
+def test_a_failed_first_build_still_watches_the_profile_so_a_fix_retries(world):
+    install(world)
+    profile = world.profiles / "demo.yaml"
+    good = profile.read_text()
+    profile.write_text(good + "packages: [this is: not valid\n")
+    r = world.exec_in("true")
+    assert "no earlier environment to fall back to" in r.stderr
+    assert str(profile) in watched(world), "fixing the profile would need a manual direnv reload"
+    profile.write_text(good)
+    bump_mtime(profile)
+    assert world.exec_in('echo "$DEMO_VAR"').stdout.strip() == "demo value"
+
+
 def test_without_a_name_the_projects_active_profile_loads_and_a_switch_reloads(world):
     write_profile(world.profiles, "other", {"DEMO_VAR": "other value"})
     install(world, profile="")

@@ -199,9 +199,22 @@ _onboard_use() {
     fi
   fi
 
+  # Nothing recorded yet (a first build failed): watch where the profile usually is, so
+  # that fixing it retries the build without a manual `direnv reload`.
+  local -a __onboard_more=()
+  if [[ -n $__onboard_failed && ${#ONBOARD_INPUTS[@]} -eq 0 ]]; then
+    local __onboard_pd
+    local -a __onboard_pds=()
+    IFS=: read -r -a __onboard_pds <<<"${ONBOARD_PROFILES_DIR-}"
+    for __onboard_pd in "${__onboard_pds[@]}" "$PWD/profiles"; do
+      [[ -n $__onboard_pd ]] &&
+        __onboard_more+=("$__onboard_pd/$__onboard_name.yaml" "$__onboard_pd/$__onboard_name.yml")
+    done
+  fi
+
   # Watch after any rebuild: direnv compares against the times seen now.
   _onboard_watch "$__onboard_dir" ${__onboard_active:+"$__onboard_active"} "${ONBOARD_INPUTS[@]}" \
-    "$__onboard_env"
+    "${__onboard_more[@]}" "$__onboard_env"
 
   if [[ -n $__onboard_failed ]]; then
     if [[ -f $__onboard_env ]]; then
