@@ -242,3 +242,25 @@ def test_generation_diff():
     assert diff(None, a) == ["+ profile web", "+ hello", "+ redis"]
     same = Generation(number=3, profile="web", time=0, packages=a.packages, env=a.env, store_paths=["/nix/store/c"])
     assert diff(a, same) == ["the environment was rebuilt (same packages and variables)"]
+
+
+def test_gc_leaves_a_cache_alone_when_a_build_takes_it_after_planning(tmp_path, monkeypatch):
+    import fcntl
+
+    from onboard.core.profiles import gc
+
+    monkeypatch.setenv("ONBOARD_CACHE_DIR", str(tmp_path / "c"))
+    d = cache.env_dir("half")
+    os.makedirs(d)
+    open(os.path.join(d, ".lock"), "w").close()  # a build that never finished: no manifest
+    plan = gc.plan_gc(sizes=False)
+    assert [e.name for e in plan.stale_envs] == ["half"]
+    fd = os.open(os.path.join(d, ".lock"), os.O_RDWR)
+    fcntl.flock(fd, fcntl.LOCK_EX)  # a retry starts building between the plan and the run
+    try:
+        res = gc.run_gc(plan, nix_gc="none")
+    finally:
+        os.close(fd)
+    assert os.path.isdir(d) and res.removed_envs == []
+    res = gc.run_gc(gc.plan_gc(sizes=False), nix_gc="none")  # not in use any more: removed
+    assert not os.path.exists(d) and [e.name for e in res.removed_envs] == ["half"]

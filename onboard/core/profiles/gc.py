@@ -134,6 +134,23 @@ def plan_gc(older_than: Optional[float] = None, now: Optional[float] = None, siz
     return plan
 
 
+def _try_lock(directory: str):  # type: ignore[no-untyped-def]
+    """The env dir's build lock, taken without waiting: an fd, None when there is no lock
+    file, False when a build holds it."""
+    import fcntl
+
+    try:
+        fd = os.open(os.path.join(directory, ".lock"), os.O_RDWR)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return False
+    return fd
+
+
 def _unlocked(directory: str) -> bool:
     """No build holds the env dir's lock right now."""
     import fcntl
@@ -175,7 +192,19 @@ def run_gc(plan: GcPlan, nix_gc: str = "all", emit: Emitter = discard) -> GcResu
         except OSError as exc:
             res.errors.append(f"{project}: {exc}")
     for e in plan.stale_envs:
-        remove_env_dir(e.directory)
+        fd = _try_lock(e.directory)
+        if fd is False:  # a build started since the plan was made: leave it alone
+            emit(LogLine(line=f"kept the cache of profile {e.name}: a build is using it", level="warn"))
+            continue
+        try:
+            m = cache.read_manifest(e.directory)
+            if m is not None and m.profile and os.path.exists(m.profile):
+                emit(LogLine(line=f"kept the cache of profile {e.name}: it was rebuilt meanwhile"))
+                continue
+            remove_env_dir(e.directory)
+        finally:
+            if isinstance(fd, int):
+                os.close(fd)
         res.removed_envs.append(e)
         emit(LogLine(line=f"removed the cache of profile {e.name} ({e.reason})"))
     if nix_gc == "all":
