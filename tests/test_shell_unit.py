@@ -264,3 +264,18 @@ def test_gc_leaves_a_cache_alone_when_a_build_takes_it_after_planning(tmp_path, 
     assert os.path.isdir(d) and res.removed_envs == []
     res = gc.run_gc(gc.plan_gc(sizes=False), nix_gc="none")  # not in use any more: removed
     assert not os.path.exists(d) and [e.name for e in res.removed_envs] == ["half"]
+
+
+def test_a_refresh_never_writes_over_a_manifest_a_build_replaced(tmp_path, fake_nix):
+    """A warm entry holding the old manifest must not write it over a newer build's."""
+    prof = tmp_path / "demo.yaml"
+    prof.write_text("name: demo\n")
+    d, _m = make_cache(tmp_path, [prof])
+    old = cache.read_manifest(d)
+    newer = cache.read_manifest(d)
+    newer.built += 5
+    newer.store_paths = ["/nix/store/bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb-demo-env"]
+    open(os.path.join(d, "manifest"), "w").write(newer.dumps())  # a build finished meanwhile
+    os.utime(prof, ns=(0, prof.stat().st_mtime_ns + 10**9))  # touched, same content
+    assert cache.stale_reason(old, d) == ""
+    assert cache.read_manifest(d).store_paths == newer.store_paths

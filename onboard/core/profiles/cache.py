@@ -261,6 +261,28 @@ def stale_reason(m: Manifest, directory: str, profile_file: str | None = None,
         inp.mtime_ns = st.st_mtime_ns
         changed = True
     if changed and refresh:
+        _refresh(m, directory)
+    return ""
+
+
+def _refresh(m: Manifest, directory: str) -> None:
+    """Record the new stats of inputs that were touched but not changed. Only under the build
+    lock and only if no build replaced the manifest meanwhile (else a warm entry holding the
+    old manifest would write it over the new one)."""
+    import fcntl
+
+    try:
+        fd = os.open(os.path.join(directory, ".lock"), os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError:
+        return
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return  # a build is running: it writes a fresh manifest itself
+        now = read_manifest(directory)
+        if now is None or now.key != m.key or now.built != m.built:
+            return
         try:
             write_atomic(os.path.join(directory, MANIFEST), m.dumps())
             # newer than every input, even one touched with a time in the future
@@ -271,7 +293,8 @@ def stale_reason(m: Manifest, directory: str, profile_file: str | None = None,
                 os.utime(os.path.join(directory, name), ns=(stamp, stamp))
         except OSError:
             pass
-    return ""
+    finally:
+        os.close(fd)
 
 
 # -- finding a profile without loading YAML (the warm path) -----------------------------
