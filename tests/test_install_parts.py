@@ -419,3 +419,39 @@ def test_nix_tree_repair_keeps_the_state_from_before_the_install(tmp_path):
     assert (root / "var" / "nix" / "db").is_dir()
     assert revert_receipt(load_receipt("t")).ok
     assert not root.exists(), "uninstall kept what the install made after a repair"
+
+
+def test_uninstall_refuses_to_walk_into_a_mount_inside_nix(tmp_path):
+    """Something mounted inside /nix after the install (a build tmpfs, a bind mount) is never
+    emptied by uninstall: it stops before removing anything and says what to unmount."""
+    import subprocess
+    import sys
+
+    from onboard.core.nixinstall.actions import mounts_below
+    from tests.conftest import ROOT
+
+    info = tmp_path / "mountinfo"
+    info.write_text(f"22 1 0:21 / {tmp_path}/nix rw - ext4 /dev/x rw\n"
+                    f"23 22 0:22 / {tmp_path}/nix/var/data rw - tmpfs tmpfs rw\n"
+                    f"24 1 0:23 / {tmp_path}/other rw - tmpfs tmpfs rw\n")
+    assert mounts_below(str(tmp_path / "nix"), str(info)) == [f"{tmp_path}/nix/var/data"]
+    if os.geteuid() != 0:
+        return
+    root = tmp_path / "nix"
+    script = f"""
+import os, sys
+sys.path.insert(0, {str(ROOT)!r})
+from onboard.core.engine.plan import Plan, apply_plan, revert_receipt
+from onboard.core.engine.receipt import load_receipt
+from onboard.core.nixinstall.actions import NixTree
+tree = NixTree(root={str(root)!r}, dirs=[{str(root / "var")!r}], home={str(tmp_path / "h")!r})
+assert apply_plan(Plan("t", [tree])).ok
+os.makedirs({str(root / "var" / "data")!r})
+os.system("mount -t tmpfs tmpfs {root / 'var' / 'data'}")
+open({str(root / "var" / "data" / "precious")!r}, "w").write("keep")
+out = revert_receipt(load_receipt("t"))
+print("OK" if not out.ok and os.path.exists({str(root / "var" / "data" / "precious")!r}) else "BAD", out.errors)
+"""
+    r = subprocess.run(["unshare", "--mount", "--propagation", "private", sys.executable, "-c", script],
+                       capture_output=True, text=True, timeout=60)
+    assert r.stdout.startswith("OK") and "mounted inside" in r.stdout, r.stdout + r.stderr

@@ -131,6 +131,24 @@ class FetchTarball(Action):
 # -- the /nix tree ------------------------------------------------------------------------
 
 
+def mounts_below(root: str, mountinfo: str = "/proc/self/mountinfo") -> list[str]:
+    """Mount points strictly inside `root` (root itself may be a mount)."""
+    root = os.path.realpath(root)
+    out = []
+    try:
+        with open(mountinfo, encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                fields = line.split()
+                if len(fields) < 5:
+                    continue
+                point = fields[4].encode().decode("unicode_escape")  # \040 for a space
+                if point.startswith(root.rstrip("/") + "/"):
+                    out.append(point)
+    except OSError:
+        return []
+    return sorted(set(out))
+
+
 def _lstat_entry(path: str) -> list[Any]:
     st = os.lstat(path)
     kind = "d" if stat.S_ISDIR(st.st_mode) else "l" if stat.S_ISLNK(st.st_mode) else "f"
@@ -276,6 +294,11 @@ class NixTree(Action):
             return
         manifest: dict[str, list[Any]] = record["manifest"]
         problems: list[str] = []
+        mounted = mounts_below(self.root)
+        if mounted:  # walking bottom-up would empty them before noticing they are mounts
+            raise ActionError(f"something is mounted inside {self.root}: {', '.join(mounted[:5])}; "
+                              "nothing under it was removed",
+                              hint="unmount it (umount PATH) and run `onboard uninstall` again")
         if os.path.lexists(self.root):
             for base, dnames, fnames in os.walk(self.root, topdown=False):
                 for name in fnames + dnames:
