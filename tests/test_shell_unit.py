@@ -279,3 +279,17 @@ def test_a_refresh_never_writes_over_a_manifest_a_build_replaced(tmp_path, fake_
     os.utime(prof, ns=(0, prof.stat().st_mtime_ns + 10**9))  # touched, same content
     assert cache.stale_reason(old, d) == ""
     assert cache.read_manifest(d).store_paths == newer.store_paths
+
+
+def test_warm_path_dirs_follow_the_same_rules_as_core_paths(tmp_path, monkeypatch):
+    from onboard.core import paths
+
+    for env in ({}, {"XDG_CACHE_HOME": str(tmp_path / "x"), "XDG_STATE_HOME": str(tmp_path / "y")},
+                {"ONBOARD_CACHE_DIR": str(tmp_path / "c"), "ONBOARD_STATE_DIR": str(tmp_path / "s")},
+                {"XDG_CACHE_HOME": "relative", "XDG_STATE_HOME": "relative"}):
+        for var in ("XDG_CACHE_HOME", "XDG_STATE_HOME", "ONBOARD_CACHE_DIR", "ONBOARD_STATE_DIR"):
+            monkeypatch.delenv(var, raising=False)
+        for k, v in env.items():
+            monkeypatch.setenv(k, v)
+        assert cache.cache_root() == str(paths.cache_dir())
+        assert cache.state_root() == str(paths.state_dir())

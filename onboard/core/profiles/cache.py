@@ -39,6 +39,8 @@ BASHRC = "bashrc"
 RENDERED = "flake"
 
 
+# cache_root() and state_root() mirror onboard.core.paths.cache_dir()/state_dir() (same rules)
+# in plain strings: this module is on the warm path, which does not import pathlib.
 def cache_root() -> str:
     override = os.environ.get("ONBOARD_CACHE_DIR")
     if override:
