@@ -12,8 +12,15 @@ inside the functions: importing this module costs nothing.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Optional
+
+#: the largest file onboard reads as YAML (a profile or the team config)
+MAX_BYTES = 1 << 20
+#: how many values aliases may add to a document once expanded; a profile that shares a
+#: package list through an anchor adds tens, an alias bomb billions
+ALIAS_BUDGET = 10_000
 
 
 @dataclass
@@ -174,11 +181,93 @@ def parse_yaml(text: str, file: str) -> ParseResult:
             return ParseResult(None, [Problem(file, 1, 1, f"YAML error: {exc}")])
         if node is None:
             return ParseResult(None, [])
+        bomb = _alias_bomb(node, text, file)
+        if bomb is not None:
+            return ParseResult(None, [bomb])
         problems: list[Problem] = []
-        root = _convert(loader, node, file, problems, set())
+        try:
+            root = _convert(loader, node, file, problems, set())
+        except RecursionError:
+            return ParseResult(None, [Problem(file, 1, 1, "the values are nested too deeply to read")])
         return ParseResult(root, problems)
     finally:
         loader.dispose()
+
+
+def _alias_bomb(root: Any, text: str, file: str) -> Optional[Problem]:
+    """A problem when the document's aliases expand past ALIAS_BUDGET values, else None.
+
+    The composed document shares one node per anchor, so counting costs one pass over the
+    distinct nodes; only when the budget is passed are the tokens scanned again to name the
+    alias where the expansion passes it."""
+    sizes: dict[int, int] = {}
+    try:
+        total = _expanded_size(root, sizes, set())
+    except RecursionError:
+        return Problem(file, 1, 1, "the values are nested too deeply to read")
+    if total - len(sizes) <= ALIAS_BUDGET:
+        return None
+    import yaml
+
+    by_mark: dict[tuple[int, int], int] = {}
+    stack, seen = [root], set()
+    while stack:
+        n = stack.pop()
+        if id(n) in seen:
+            continue
+        seen.add(id(n))
+        by_mark.setdefault((n.start_mark.line, n.start_mark.column), sizes.get(id(n), 1))
+        if isinstance(n, yaml.SequenceNode):
+            stack.extend(n.value)
+        elif isinstance(n, yaml.MappingNode):
+            for k, v in n.value:
+                stack.extend((k, v))
+    anchors: dict[str, int] = {}
+    added, worst = 0, None
+    try:
+        for tok in yaml.scan(text, Loader=_loader_class()):
+            if isinstance(tok, yaml.AnchorToken):
+                anchors[tok.value] = by_mark.get((tok.start_mark.line, tok.start_mark.column), 1)
+            elif isinstance(tok, yaml.AliasToken):
+                size = anchors.get(tok.value, 1)
+                added += size
+                if worst is None or size > worst[0]:
+                    worst = (size, tok)
+                if added > ALIAS_BUDGET:
+                    worst = (size, tok)
+                    break
+    except yaml.YAMLError:
+        pass
+    where = _mark(file, worst[1].start_mark) if worst else Mark(file, 1, 1)
+    name = f"`*{worst[1].value}` " if worst else ""
+    return Problem(file, where.line, where.col,
+                   f"the alias {name}makes this file expand to more than {ALIAS_BUDGET:,} values "
+                   f"(about {total:,}); onboard refuses aliases that expand this far (a YAML "
+                   "\"billion laughs\" file?): write the values out or share fewer of them")
+
+
+def _expanded_size(node: Any, sizes: dict[int, int], active: set[int]) -> int:
+    """How many values `node` stands for once every alias in it is expanded (memoised by node)."""
+    got = sizes.get(id(node))
+    if got is not None:
+        return got
+    if id(node) in active:  # a recursive alias: _convert reports it
+        return 1
+    import yaml
+
+    total = 1
+    if isinstance(node, yaml.SequenceNode):
+        active.add(id(node))
+        for n in node.value:
+            total += _expanded_size(n, sizes, active)
+        active.discard(id(node))
+    elif isinstance(node, yaml.MappingNode):
+        active.add(id(node))
+        for k, v in node.value:
+            total += _expanded_size(k, sizes, active) + _expanded_size(v, sizes, active)
+        active.discard(id(node))
+    sizes[id(node)] = total
+    return total
 
 
 def _syntax_problem(file: str, exc: Any, text: str) -> Problem:
@@ -278,9 +367,16 @@ def read_yaml(path: str) -> ParseResult:
     """Read and parse a file. An unreadable file is a problem, not an exception."""
     try:
         with open(path, "rb") as fh:
-            data = fh.read()
+            data = fh.read(MAX_BYTES + 1)
     except OSError as exc:
         return ParseResult(None, [Problem(path, 0, 0, f"cannot read: {exc.strerror or exc}")])
+    if len(data) > MAX_BYTES:
+        try:
+            size = f"{os.path.getsize(path) / (1 << 20):.1f} MiB"
+        except OSError:
+            size = "over 1 MiB"
+        return ParseResult(None, [Problem(path, 1, 1, f"this file is too large to be a profile or team "
+                                                      f"config ({size}; onboard reads at most 1 MiB)")])
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
