@@ -5,15 +5,17 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from onboard.core.choices import COMPONENTS, Choices, ChoicesError
+from onboard.core.choices import COMPONENTS, LOADERS, Choices, ChoicesError
+from onboard.core.integrations.editors.registry import IDS as EDITOR_IDS
+from onboard.core.modes import INIT_IDS, MODES
 
 
 def add_choice_args(p: argparse.ArgumentParser, *, default_mode: str = "single") -> None:
     g = p.add_argument_group("choices")
-    g.add_argument("--mode", choices=["single", "daemon", "skip"], default=None,
-                   help=f"Nix install mode: single (one user, no root needed after /nix exists), "
-                        f"daemon (multi-user, needs root), skip (leave Nix alone) [default: {default_mode}]")
-    g.add_argument("--init", choices=["auto", "systemd", "none"], default="auto",
+    g.add_argument("--mode", choices=[m.id for m in MODES], default=None,
+                   help="Nix install mode: " + "; ".join(f"{m.id} ({m.summary})" for m in MODES) +
+                        f" [default: {default_mode}]")
+    g.add_argument("--init", choices=list(INIT_IDS), default="auto",
                    help="daemon mode: how nix-daemon runs; none = onboard starts and stops it "
                         "itself (containers, WSL without systemd)")
     g.add_argument("--tarball", metavar="URL|PATH",
@@ -22,7 +24,7 @@ def add_choice_args(p: argparse.ArgumentParser, *, default_mode: str = "single")
     g.add_argument("--nix-version", metavar="VERSION", help="a Nix version from the known table")
     g.add_argument("--with", dest="components", metavar="LIST", default="",
                    help="comma-separated extras: " + ",".join(COMPONENTS) +
-                        " (direnv or lorri hooks; vscode, neovim, vim, emacs editor configs)")
+                        f" ({' or '.join(LOADERS)} hooks; {', '.join(EDITOR_IDS)} editor configs)")
     g.add_argument("--profile", metavar="NAME", help="the team profile to set up")
     g.add_argument("--project", metavar="DIR", help="project directory for .envrc and editor files")
     g.add_argument("--allow-unfree", metavar="LIST", default="",

@@ -6,6 +6,7 @@ import argparse
 
 from onboard.cli.choice_args import add_choice_args, choice_error, choices_from_args
 from onboard.cli.output import Output
+from onboard.core.choices import COMPONENTS
 
 HELP = "install Nix (single-user or daemon mode) from the official tarball; undo with `onboard uninstall`"
 DESCRIPTION = """\
@@ -24,10 +25,10 @@ the release:
   or a local nix-VERSION-SYSTEM.tar.xz for offline machines, checked against --sha256 (64 hex
   digits) before anything is unpacked.
 
-extras (--with): direnv, lorri, vscode, neovim, vim, emacs
+extras (--with): {components}
   --dry-run lists every path, user, unit and rc block the install would change, and changes
   nothing.
-"""
+""".replace("{components}", ", ".join(COMPONENTS))
 
 
 def register(p: argparse.ArgumentParser) -> None:

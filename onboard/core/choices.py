@@ -8,8 +8,13 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-COMPONENTS = ("direnv", "lorri", "vscode", "neovim", "vim", "emacs")
-MODES = ("single", "daemon", "skip")
+from onboard.core.integrations.editors.registry import IDS as EDITOR_IDS
+from onboard.core.modes import INIT_IDS, MODE_IDS
+
+#: the loaders that hook environments into shells
+LOADERS = ("direnv", "lorri")
+COMPONENTS = LOADERS + EDITOR_IDS
+MODES = MODE_IDS
 
 
 class ChoicesError(ValueError):
@@ -33,8 +38,8 @@ class Choices:
     def validate(self) -> None:
         if self.mode not in MODES:
             raise ChoicesError(f"mode must be one of {', '.join(MODES)}, not {self.mode!r}")
-        if self.init not in ("auto", "systemd", "none"):
-            raise ChoicesError(f"init must be auto, systemd or none, not {self.init!r}")
+        if self.init not in INIT_IDS:
+            raise ChoicesError(f"init must be one of {', '.join(INIT_IDS)}, not {self.init!r}")
         unknown = [c for c in self.components if c not in COMPONENTS]
         if unknown:
             raise ChoicesError(f"unknown component(s) {', '.join(unknown)}; choose from "
@@ -46,8 +51,6 @@ class Choices:
             raise ChoicesError("--sha256 takes the 64 hex digits of the tarball's SHA-256")
         if not isinstance(self.build_users, int) or not 1 <= self.build_users <= 256:
             raise ChoicesError("build_users must be a whole number from 1 to 256")
-        if self.tarball and not self.sha256 and not self.nix_version:
-            pass  # a known version's hash may come from the table; checked by the planner
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

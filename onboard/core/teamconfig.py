@@ -35,9 +35,7 @@ ENV_PROFILE = "ONBOARD_TEAM_PROFILE"  # overrides default_profile (the bootstrap
 TOP_KEYS = ("version", "team", "default_profile", "profiles", "nix", "binary_cache", "editors", "loader")
 NIX_KEYS = ("version", "mirror", "sha256", "mode")
 CACHE_KEYS = ("substituters", "trusted_public_keys")
-EDITORS = ("vscode", "neovim", "vim", "emacs")
 LOADERS = ("direnv", "lorri", "none")
-MODES = ("single", "daemon")
 SYSTEMS = ("x86_64-linux", "aarch64-linux", "i686-linux", "armv7l-linux", "armv6l-linux", "riscv64-linux",
            "x86_64-darwin", "aarch64-darwin")
 RELEASES = "https://releases.nixos.org/nix"
@@ -276,14 +274,16 @@ def check_document(root: Optional[YNode], file: str, c: Any) -> TeamConfig:
 
     enode = top.get("editors")
     if enode is not None:
+        from onboard.core.integrations.editors import registry
         from onboard.core.profiles.suggest import suffix
 
         for value, item in c.text_list(enode, "editors") or []:
             v = value.strip().lower()
-            if v not in EDITORS:
-                hint = {"code": "; did you mean `vscode`?", "nvim": "; did you mean `neovim`?"}.get(
-                    v, suffix(v, EDITORS))
-                c.error(item, f"editors: unknown editor `{value}`{hint} (choose from {', '.join(EDITORS)})")
+            if v not in registry.IDS:
+                advice = registry.typo_advice().get(v)
+                hint = f"; {advice}" if advice else suffix(v, registry.IDS)
+                c.error(item, f"editors: unknown editor `{value}`{hint} (choose from "
+                              f"{', '.join(registry.IDS)})")
             elif v in team.editors:
                 c.warn(item, f"editors: `{v}` is listed twice")
             else:
@@ -439,7 +439,9 @@ def _check_nix(node: Optional[YNode], team: TeamConfig, c: Any) -> None:
             team.nix_sha256[key] = hexdigest
     dnode = m.get("mode")
     if dnode is not None:
-        mode = _choice(c, dnode, "nix.mode", MODES, "single-user, or multi-user with nix-daemon")
+        from onboard.core.modes import TEAM_MODE_IDS
+
+        mode = _choice(c, dnode, "nix.mode", TEAM_MODE_IDS, "single-user, or multi-user with nix-daemon")
         if mode is not None:
             team.install_mode = mode
 

@@ -18,17 +18,15 @@ from onboard.core.engine.action import Action
 from onboard.core.engine.plan import Plan
 from onboard.core.integrations import direnv as dv
 from onboard.core.integrations import lorri as lr
+from onboard.core.integrations.editors import registry as editor_registry
 from onboard.core.integrations.actions import PlanNote
 
 Which = Callable[[str], Optional[str]]
 
-#: component -> the program that says the editor is installed
-EDITORS = {"vscode": "code", "neovim": "nvim", "vim": "vim", "emacs": "emacs"}
-EDITOR_NAMES = {"vscode": "VS Code", "neovim": "Neovim", "vim": "Vim", "emacs": "Emacs"}
 
 
 def installed_editors(which: Which = shutil.which) -> list[str]:
-    return [comp for comp, prog in EDITORS.items() if which(prog)]
+    return [e.id for e in editor_registry.installed(which)]
 
 
 def suggested_components(which: Which = shutil.which) -> list[str]:
@@ -127,27 +125,21 @@ def plan_integrations(choices: Choices, which: Which = shutil.which,
             note("no project directory was chosen, so no .envrc was written: run "
                  "`onboard envrc [PROFILE] --project DIR` in each project", level="info")
 
-    from onboard.core.integrations.editors import editorconfig, emacs, neovim, vim, vscode
+    from onboard.core.integrations.editors import editorconfig
 
-    for comp in EDITORS:
-        if comp not in comps:
+    for editor in editor_registry.EDITORS:
+        if editor.id not in comps:
             continue
-        if not which(EDITORS[comp]):
-            note(f"{EDITOR_NAMES[comp]} is not installed (no `{EDITORS[comp]}` on PATH); its settings "
+        if not editor.installed(which):
+            note(f"{editor.label} is not installed (no `{editor.programs[0]}` on PATH); its settings "
                  "are written anyway and apply once it is", level="info")
-        if comp == "vscode":
-            acts.extend(vscode.vscode_actions(project, profile, which))
-        elif comp == "neovim":
-            acts.append(neovim.neovim_action())
-        elif comp == "vim":
-            acts.append(vim.vim_action())
-        elif comp == "emacs":
-            acts.append(emacs.emacs_action())
+        acts.extend(editor.plan(project, profile, which))
     if mode:
-        unasked = [c for c in installed_editors(which) if c not in comps]
+        unasked = [e for e in editor_registry.installed(which) if e.id not in comps]
         if unasked:
-            note("also installed: " + ", ".join(EDITOR_NAMES[c] for c in unasked) +
-                 f" (add --with {','.join(unasked)} to load direnv environments there too)", level="info")
+            note("also installed: " + ", ".join(e.label for e in unasked) +
+                 f" (add --with {','.join(e.id for e in unasked)} to load direnv environments there "
+                 "too)", level="info")
 
     editors_cfg = getattr(profile, "editors", None) or {}
     if project and isinstance(editors_cfg, dict) and "editorconfig" in editors_cfg:
@@ -168,4 +160,4 @@ def plan_integrations(choices: Choices, which: Which = shutil.which,
     return plan
 
 
-__all__ = ["plan_integrations", "choose_mode", "suggested_components", "installed_editors", "EDITORS"]
+__all__ = ["plan_integrations", "choose_mode", "suggested_components", "installed_editors"]

@@ -265,7 +265,6 @@ TOP_KEYS = ("name", "description", "extends", "nixpkgs", "packages", "python", "
             "scripts", "allowUnfree", "unfree", "editors", "services")
 PIN_KEYS = ("rev", "narHash", "owner", "repo", "lastModified", "url", "sha256")
 PYTHON_KEYS = ("version", "requirements", "venv", "libraries")
-EDITOR_KEYS = ("vscode", "neovim", "vim", "emacs", "editorconfig")
 VSCODE_KEYS = ("extensions", "settings")
 SERVICE_NAMES = ("postgresql", "redis", "mysql", "memcached", "minio", "rabbitmq", "mongodb")
 SERVICE_KEYS = ("enable", "package", "port", "data_dir", "databases", "settings")
@@ -650,8 +649,10 @@ def check_editors(node: Optional[YNode], c: Checker) -> dict[str, Any]:
     m = c.mapping(node, "editors")
     if m is None:
         return out
-    c.keys(m, EDITOR_KEYS, "editors", advice={"code": "did you mean `vscode`?", "nvim": "did you mean `neovim`?"})
-    for key in ("neovim", "vim", "emacs"):
+    from onboard.core.integrations.editors import registry
+
+    c.keys(m, registry.IDS + ("editorconfig",), "editors", advice=registry.typo_advice())
+    for key in (e.id for e in registry.EDITORS if not e.settings):
         if m.get(key) is not None:
             b = c.boolean(m.get(key), f"editors.{key}")
             if b is not None:

@@ -10,6 +10,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import Button, Label, ListItem, ListView, Static
 
+from onboard.core.modes import MODES
 from onboard.tui.bridge import EventBridge
 from onboard.tui.messages import ChecksFinished, EventsPending
 from onboard.tui.screens.base import StepScreen
@@ -17,7 +18,7 @@ from onboard.tui.state import CheckView, check_view
 from onboard.tui.theme import badge
 from onboard.tui.widgets.bars import KeyBar, TitleBar
 
-MODE_NAMES = {"single": "single-user", "daemon": "multi-user (daemon)", "skip": "leave Nix as it is"}
+MODE_NAMES = {m.id: m.label for m in MODES}
 
 
 def check_body(c: CheckView) -> Text:

@@ -12,6 +12,9 @@ from textual.containers import Horizontal
 from textual.widgets import Button, OptionList, Static
 from textual.widgets.option_list import Option
 
+from onboard.core.choices import LOADERS
+from onboard.core.integrations.editors import registry as editor_registry
+from onboard.core.modes import MODES
 from onboard.tui.messages import ProfilesLoaded
 from onboard.tui.screens.base import StepScreen
 from onboard.tui.screens.checks import MODE_NAMES
@@ -19,7 +22,7 @@ from onboard.tui.widgets.bars import KeyBar, TitleBar
 
 HOOKS = (("none", "none: no shell hook"), ("direnv", "direnv: the shell loads as you cd into the project"),
          ("lorri", "lorri: direnv with lorri's background builds"))
-EDITORS = (("vscode", "VS Code"), ("neovim", "Neovim"), ("vim", "Vim"), ("emacs", "Emacs"))
+EDITORS = tuple((e.id, e.label) for e in editor_registry.EDITORS)
 FIELDS = ("mode", "profile", "hook", "editors", "unfree", "project")
 LABELS = {"mode": "Install mode", "profile": "Profile", "hook": "Shell hook", "editors": "Editors",
           "unfree": "Unfree packages", "project": "Project folder", "demo": "Demo folder"}
@@ -98,7 +101,7 @@ class ChoicesScreen(StepScreen):
     def values(self) -> dict[str, str]:
         st = self.app.state
         c = self.app.choices()
-        hook = next((h for h in ("direnv", "lorri") if h in c.components), "none")
+        hook = next((h for h in LOADERS if h in c.components), "none")
         editors = [e for e, _ in EDITORS if e in c.components]
         mode = MODE_NAMES.get(c.mode, c.mode)
         if st.recommendation:
@@ -171,7 +174,7 @@ class ChoicesScreen(StepScreen):
         if key == "mode":
             rec = st.recommendation[0] if st.recommendation else ""
             opts = [(m, MODE_NAMES[m] + ("  (recommended)" if m == rec else ""))
-                    for m in ("single", "daemon", "skip")]
+                    for m in (mode.id for mode in MODES)]
             note = ("single-user: Nix owned by you, no root needed after /nix exists. multi-user: a "
                     "nix-daemon and build users, needs root.")
             if st.recommendation and st.recommendation[1]:
@@ -185,7 +188,7 @@ class ChoicesScreen(StepScreen):
             self.app.push_screen(d.PickDialog("Profile", [("", "none")] + names, c.profile, note),
                                  self._set_profile)
         elif key == "hook":
-            current = next((h for h in ("direnv", "lorri") if h in c.components), "none")
+            current = next((h for h in LOADERS if h in c.components), "none")
             self.app.push_screen(d.PickDialog("Shell hook", HOOKS, current,
                                               "Loads the profile's shell as you cd into the project."),
                                  self._set_hook)
@@ -223,7 +226,7 @@ class ChoicesScreen(StepScreen):
     def _set_hook(self, value: Any) -> None:
         if value is not None:
             c = self.app.choices()
-            c.components = [x for x in c.components if x not in ("direnv", "lorri")]
+            c.components = [x for x in c.components if x not in LOADERS]
             if value != "none":
                 c.components.insert(0, value)
         self._changed()
@@ -231,7 +234,7 @@ class ChoicesScreen(StepScreen):
     def _set_editors(self, value: Any) -> None:
         if value is not None:
             c = self.app.choices()
-            hooks = [x for x in c.components if x in ("direnv", "lorri")]
+            hooks = [x for x in c.components if x in LOADERS]
             c.components = hooks + [e for e, _ in EDITORS if e in value]
         self._changed()
 

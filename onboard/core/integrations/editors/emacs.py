@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from onboard.core import paths
 from onboard.core.actions.blocks import MarkedBlock
@@ -33,4 +34,9 @@ def emacs_action() -> MarkedBlock:
                        summary=f"load direnv environments in Emacs with envrc ({path})")
 
 
-__all__ = ["emacs_action", "init_path", "ELISP"]
+def plan(project: str, profile: Any, which: Any) -> list[MarkedBlock]:
+    """What the plan does for this editor (the same for every project)."""
+    return [emacs_action()]
+
+
+__all__ = ["plan", "emacs_action", "init_path", "ELISP"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from onboard.core import paths
 from onboard.core.actions.blocks import MarkedBlock
@@ -50,4 +51,9 @@ def neovim_action() -> MarkedBlock:
                        summary=f"load direnv environments in Neovim ({path})")
 
 
-__all__ = ["neovim_action", "init_path", "LUA"]
+def plan(project: str, profile: Any, which: Any) -> list[MarkedBlock]:
+    """What the plan does for this editor (the same for every project)."""
+    return [neovim_action()]
+
+
+__all__ = ["plan", "neovim_action", "init_path", "LUA"]

@@ -4,6 +4,7 @@ changes (nothing to do when the direnv.vim plugin is installed: it does the same
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from onboard.core import paths
 from onboard.core.actions.blocks import MarkedBlock
@@ -44,4 +45,9 @@ def vim_action() -> MarkedBlock:
                        summary=f"load direnv environments in Vim ({path})")
 
 
-__all__ = ["vim_action", "vimrc_path", "VIMSCRIPT"]
+def plan(project: str, profile: Any, which: Any) -> list[MarkedBlock]:
+    """What the plan does for this editor (the same for every project)."""
+    return [vim_action()]
+
+
+__all__ = ["plan", "vim_action", "vimrc_path", "VIMSCRIPT"]

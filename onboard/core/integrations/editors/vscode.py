@@ -86,3 +86,7 @@ def vscode_actions(project: str, profile: Any = None, which: Which = shutil.whic
 
 
 __all__ = ["vscode_actions", "user_settings_path", "interpreter_path", "DIRENV_EXTENSION"]
+
+
+def plan(project: str, profile: Any, which: Which) -> list[Action]:
+    return vscode_actions(project, profile, which)
