@@ -20,11 +20,12 @@ from onboard.core.actions.blocks import ENC, ERR, MarkedBlock, find_block, newli
 from onboard.core.actions.files import (file_snapshot, make_parents, missing_parents, remove_created_dirs, revert_file,
                                         write_with_parents)
 from onboard.core.engine.action import Action, ActionError, Context, owner_ids, register
-from onboard.core.engine.fsutil import atomic_write, read_bytes, resolve_target, sha256_bytes
+from onboard.core.engine.fsutil import atomic_write, fsync_dir, read_bytes, resolve_target, sha256_bytes
 from onboard.core.events import ActionProgress
 from onboard.core.nixinstall import layout
-from onboard.core.nixinstall.source import download, file_sha256, human, part_path, verify_file
-from onboard.core.nixinstall.unpack import ReleaseInfo, UnpackError, release_info, remove_tree, safe_extract
+from onboard.core.nixinstall.source import download, file_sha256, human, part_path
+from onboard.core.nixinstall.unpack import (ReleaseInfo, UnpackError, check_store_path, release_info, remove_tree,
+                                            safe_extract)
 
 #: entries under /nix recorded before the install; more means a big existing store
 MANIFEST_LIMIT = 50000
@@ -67,6 +68,15 @@ def unpacked_release(staging: str, store_dir: str = layout.STORE) -> Optional[Re
 def _need_release(staging: str, store_dir: str = layout.STORE) -> ReleaseInfo:
     info = unpacked_release(staging, store_dir)
     if info is None:
+        try:
+            top = (Path(staging) / UNPACKED_MARKER).read_text().split("\n")[1]
+        except (OSError, IndexError):
+            top = ""
+        if top:  # unpacked, but not (any more) a release onboard accepts: say why
+            try:
+                release_info(Path(staging) / top, store_dir)
+            except OSError:
+                pass
         raise ActionError(f"the unpacked Nix release is missing from {staging}",
                           hint="run the install again: it unpacks the release first")
     return info
@@ -410,32 +420,39 @@ class UnpackRelease(Action):
         return {"existed": os.path.lexists(self.staging)}
 
     def execute(self, ctx: Context, record: dict[str, Any]) -> None:
-        if not os.path.exists(self.archive):
-            raise ActionError(f"{self.archive}: no such file",
-                              hint="give the path of the Nix release tarball with --tarball")
-        total = os.path.getsize(self.archive)
-        ctx.emit(ActionProgress(action_id=ctx.action_id, done=0, total=total, unit="bytes",
-                                text="checking SHA-256"))
-        verify_file(self.archive, self.sha256, what=self.archive)
+        # One read of the archive both hashes and unpacks it (a file swapped in by path after a
+        # separate check would be unpacked unchecked). It is unpacked beside the staging
+        # directory and moved into place only once its hash matched and every store path it
+        # names passed: before that, nothing of it is where later actions look.
         staging = Path(self.staging)
+        work = _unpacking_dir(self.staging)
         remove_tree(staging)  # a partial unpack from a killed run
-        staging.mkdir(parents=True, mode=0o755)
+        remove_tree(work)
+        work.mkdir(parents=True, mode=0o755)
         try:
-            top = safe_extract(self.archive, staging, store_dir=self.store_dir, emit=ctx.emit,
-                               action_id=ctx.action_id)
-            info = release_info(staging / top, self.store_dir)
+            top = safe_extract(self.archive, work, sha256=self.sha256, store_dir=self.store_dir,
+                               emit=ctx.emit, action_id=ctx.action_id)
+            info = release_info(work / top, self.store_dir)
+            if not (info.top / "store").is_dir():
+                raise UnpackError(f"{self.archive} has no store/ directory: not a Nix release tarball")
+            atomic_write(work / UNPACKED_MARKER, f"{self.sha256}\n{top}\n".encode(), mode=0o644)
+            os.rename(work, staging)
+            fsync_dir(staging.parent)
         except BaseException:
-            remove_tree(staging)
+            remove_tree(work)
             raise
-        if not (info.top / "store").is_dir():
-            remove_tree(staging)
-            raise UnpackError(f"{self.archive} has no store/ directory: not a Nix release tarball")
-        atomic_write(staging / UNPACKED_MARKER, f"{self.sha256}\n{top}\n".encode(), mode=0o644)
         ctx.log(f"unpacked {top}: {len(info.paths)} store paths, Nix at {info.nix}")
 
     def revert(self, ctx: Context, record: dict[str, Any]) -> None:
+        if record:
+            remove_tree(_unpacking_dir(self.staging))
         if record and not record.get("existed"):
             remove_tree(self.staging)
+
+
+def _unpacking_dir(staging: str) -> Path:
+    """Where the release is unpacked before it is accepted (its hash and store paths checked)."""
+    return Path(staging.rstrip("/") + ".unpacking")
 
 
 def _make_read_only(path: str) -> None:
@@ -481,6 +498,15 @@ class StorePaths(Action):
     def execute(self, ctx: Context, record: dict[str, Any]) -> None:
         info = _need_release(self.staging, self.store_dir)
         src_store = info.top / "store"
+        if src_store.is_symlink() or not src_store.is_dir():
+            raise UnpackError(f"{src_store} is not a directory: the unpacked release is damaged",
+                              hint="run the install again: it unpacks the release first")
+        for p in info.paths:  # all of them before the first is moved
+            check_store_path(p, self.store_dir, where=".reginfo")
+            if (src_store / os.path.basename(p)).is_symlink():
+                raise UnpackError(f"unsafe archive entry {info.top.name}/store/{os.path.basename(p)!r}: "
+                                  "the store path is a symlink; nothing was moved into the store",
+                                  hint="the tarball is not an official Nix release; use the official one")
         total = len(info.paths)
         for i, p in enumerate(info.paths, 1):
             name = os.path.basename(p)
@@ -515,7 +541,7 @@ class StorePaths(Action):
         keep = set(record.get("already_in_store", []))
         info = unpacked_release(self.staging, self.store_dir)
         for p in (info.paths if info else []):
-            if p not in keep and os.path.lexists(p):
+            if p not in keep and os.path.lexists(check_store_path(p, self.store_dir, where=".reginfo")):
                 remove_tree(p)
 
 
@@ -542,7 +568,7 @@ class LoadDb(Action):
         if info is None or not os.path.exists(os.path.join(self.db, "db.sqlite")):
             return False
         try:
-            proc = subprocess.run([f"{info.nix}/bin/nix-store", "--check-validity", *info.paths],
+            proc = subprocess.run([info.tool("nix-store"), "--check-validity", *info.paths],
                                   env=nix_env(self.home), stdin=subprocess.DEVNULL,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
         except (OSError, subprocess.SubprocessError):
@@ -551,7 +577,7 @@ class LoadDb(Action):
 
     def execute(self, ctx: Context, record: dict[str, Any]) -> None:
         info = _need_release(self.staging, self.store_dir)
-        run_nix(ctx, [f"{info.nix}/bin/nix-store", "--load-db"], nix_env(self.home),
+        run_nix(ctx, [info.tool("nix-store"), "--load-db"], nix_env(self.home),
                 stdin_file=str(info.reginfo))
 
     def revert(self, ctx: Context, record: dict[str, Any]) -> None:

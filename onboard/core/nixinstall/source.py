@@ -1,8 +1,10 @@
 """Getting the release tarball: a resumable, streamed download checked against its SHA-256.
 
 The file is written as DEST.part and renamed to DEST only once its hash matches, so a
-DEST that exists is always the verified tarball. A .part left by a killed process is
-resumed with an HTTP Range request. `requests` is imported only when downloading.
+DEST that exists was the verified tarball when it was written. That check spares a useless
+unpack; what guards the install is the hash of the bytes actually unpacked, checked again
+while unpacking (unpack.extract_release). A .part left by a killed process is resumed with
+an HTTP Range request. `requests` is imported only when downloading.
 """
 
 from __future__ import annotations
@@ -52,7 +54,12 @@ def file_sha256(path: os.PathLike | str, progress: Optional[Callable[[int], None
 
 
 def verify_file(path: os.PathLike | str, sha256: str, what: str = "") -> None:
-    """Raise ChecksumError unless the file's SHA-256 is `sha256`."""
+    """Raise ChecksumError unless the file's SHA-256 is `sha256`.
+
+    Only a check of the file as it is now: what is later opened again by its path may be
+    another file. Unpacking a release checks the hash of the bytes it unpacks instead
+    (unpack.extract_release).
+    """
     try:
         got = file_sha256(path)
     except FileNotFoundError:
