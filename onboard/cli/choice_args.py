@@ -71,7 +71,8 @@ def _apply_team_config(args: Any, c: Choices) -> None:
     """Team defaults fill only what the command line left open."""
     from pathlib import Path
 
-    from onboard.core.teamconfig import TeamConfigError, apply_to_choices, load_team_config
+    from onboard.core.schema import SchemaError
+    from onboard.core.teamconfig import apply_to_choices, load_team_config
 
     keep = {name for attr, name in (("mode", "mode"), ("tarball", "tarball"), ("sha256", "sha256"),
                                     ("nix_version", "nix_version"), ("profile", "profile"),
@@ -80,8 +81,8 @@ def _apply_team_config(args: Any, c: Choices) -> None:
     start = Path(c.project_dir) if c.project_dir else None
     try:
         team = load_team_config(start=start, path=getattr(args, "team_config", None))
-        c.team_applied = apply_to_choices(team, c, keep=keep)  # type: ignore[attr-defined]
-    except TeamConfigError as exc:
+        apply_to_choices(team, c, keep=keep)
+    except SchemaError as exc:
         raise ChoicesError("the team config has problems:\n" + str(exc)) from None
 
 

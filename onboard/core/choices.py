@@ -34,6 +34,9 @@ class Choices:
     allow_unfree: list[str] = field(default_factory=list)  # unfree packages allowed one by one
     demo_dir: str = ""  # plan only harmless demo changes inside this directory
     build_users: int = 32  # daemon mode: how many nixbld build users (the official default is 32)
+    #: what the team config filled in ({field: value}); a field named here was not asked for by
+    #: the user, so the planner may keep a Nix that is already here instead of replacing it
+    team_applied: dict[str, Any] = field(default_factory=dict)
 
     def validate(self) -> None:
         if self.mode not in MODES:
@@ -51,6 +54,8 @@ class Choices:
             raise ChoicesError("--sha256 takes the 64 hex digits of the tarball's SHA-256")
         if not isinstance(self.build_users, int) or not 1 <= self.build_users <= 256:
             raise ChoicesError("build_users must be a whole number from 1 to 256")
+        if not isinstance(self.team_applied, dict) or any(k not in _FIELDS for k in self.team_applied):
+            raise ChoicesError("team_applied must map choice names to the values the team config set")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -82,3 +87,6 @@ class Choices:
         if not isinstance(data, dict):
             raise ChoicesError(f"{path}: expected a JSON object")
         return cls.from_dict(data.get("choices", data))
+
+
+_FIELDS = frozenset(f.name for f in fields(Choices))

@@ -32,7 +32,7 @@ def build_plan(choices: Choices) -> Plan:
         return demo_plan(choices.demo_dir)
     plan = Plan(name=MAIN_PLAN, title="set up Nix and the team's dev shell",
                 meta={"choices": choices.to_dict(),
-                      "team_applied": dict(getattr(choices, "team_applied", {}) or {})})
+                      "team_applied": dict(choices.team_applied)})
     titles = []
     if choices.mode != "skip":
         from onboard.core.nixinstall.planner import plan_nix_install

@@ -99,13 +99,14 @@ class OnboardApp(App[TuiResult]):
 
     def seed_choices(self) -> None:
         st = self.state
-        if st.choices is None or st.team is None or st.demo_dir or st.team_applied:
+        if st.choices is None or st.team is None or st.demo_dir or st.team_seeded:
             return
+        st.team_seeded = True
         try:
-            st.team_applied = dict(self.services.seed_choices(st.team, st.choices) or {})
+            st.choices.team_applied.update(self.services.seed_choices(st.team, st.choices) or {})
         except Exception as exc:  # a team config the core cannot apply: say so, go on without
             st.team_error = f"could not apply the team config: {exc}"
-        if "mode" in st.team_applied:
+        if "mode" in st.choices.team_applied:
             st.mode_chosen = True  # the team's mode is the default; the doctor's is shown beside it
 
     def team_loaded(self, team: Any, error: str) -> None:

@@ -71,4 +71,4 @@ class AppState:
     last_run: Optional[RunSummary] = None
     team: Any = None  # the team config (onboard.core.teamconfig.TeamConfig), once loaded
     team_error: str = ""
-    team_applied: dict[str, Any] = field(default_factory=dict)  # what the team config filled in
+    team_seeded: bool = False  # the team config has filled in the choices (choices.team_applied)

@@ -313,7 +313,7 @@ def _stop_for_existing(choices: Choices, view: MachineView) -> Optional[Planning
     facts = view.existing
     desc = _describe_existing(facts)
     # Team defaults do not overwrite a Nix that is already here; the user's own request does.
-    team = getattr(choices, "team_applied", {}) or {}
+    team = choices.team_applied
     asked_tarball = bool(choices.tarball) and "tarball" not in team
     asked_version = bool(choices.nix_version) and "nix_version" not in team
     if asked_tarball or asked_version:
@@ -334,7 +334,7 @@ def _adopt_plan(choices: Choices, view: MachineView, me: layout.Who, settings: N
         raise stop
     facts = view.existing
     title = f"keep the {_describe_existing(facts)} that is already here; configure it"
-    team = getattr(choices, "team_applied", {}) or {}
+    team = choices.team_applied
     if team.get("nix_version") and team["nix_version"] != facts.version:
         title += f" (the team config names Nix {team['nix_version']}; the one here is kept)"
     plan = Plan(name="nix", title=title,
