@@ -74,15 +74,13 @@ def run(args: argparse.Namespace, out: Output) -> int:
             out.info("note: an existing Nix was found and is kept as it is; only its configuration is planned")
         if notes.get("build_group"):
             out.info(f"note: {notes['build_group']}")
-    from onboard.core.engine.plan import owned_ids, rollback_run
-
-    before = owned_ids(plan.name)
+    from onboard.core.engine.plan import undo_run
 
     def on_failure(outcome, reporter) -> bool:  # type: ignore[no-untyped-def]
         if args.keep_failed:
             return False
         out.info("undoing what this run changed, so nothing is left half-installed ...")
-        errors = rollback_run(plan.name, before, emit=reporter)
+        errors = undo_run(outcome, emit=reporter).errors
         if errors:
             out.error(f"{len(errors)} change(s) could not be undone: " + "; ".join(errors[:3]),
                       "run `onboard uninstall` after fixing that")
@@ -101,13 +99,9 @@ def _prepare_profile(name: str, plan, out: Output) -> int:  # type: ignore[no-un
     """After a good install: build the profile's shell when the profiles capability is here."""
     import os
 
-    try:
-        from onboard.core.profiles.build import ensure_env
-        from onboard.core.profiles.loader import load_profile
-    except ImportError:
-        out.info(f"profile {name!r} recorded; `onboard shell {name}` prepares it")
-        return 0
     from onboard.core.nixinstall import layout
+    from onboard.core.profiles.build import ensure_env
+    from onboard.core.profiles.loader import load_profile
 
     mode = (plan.meta.get("nix") or {}).get("mode", "")
     profile_bin = (layout.DEFAULT_PROFILE if mode == "daemon" else layout.user_profile(layout.who().user)) + "/bin"

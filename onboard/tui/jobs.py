@@ -84,11 +84,10 @@ class RevertJob(Job):
         self.outcome = outcome
 
     def run(self, emit: Callable, cancel: Any) -> JobResult:
-        receipt = getattr(self.outcome, "receipt", None)
-        if receipt is None:
+        if getattr(self.outcome, "receipt", None) is None:
             return JobResult("failed", ["there is no receipt to revert: nothing was recorded"])
         try:
-            out = self.services.revert(receipt, emit)
+            out = self.services.undo_run(self.outcome, emit)
         except Exception as exc:
             return JobResult("failed", [_locked_or_error(exc)])
         return JobResult(out.status, list(out.errors), out)
@@ -111,10 +110,7 @@ class UninstallJob(Job):
 
 
 def receipt_has_changes(outcome: Optional[Any]) -> bool:
-    """True when the run left something to undo: a step done, or one that started changing
-    things (it has a snapshot). A step that failed before its snapshot changed nothing."""
-    receipt = getattr(outcome, "receipt", None)
-    if receipt is None:
-        return False
-    return any(getattr(e, "owned", False) and (e.state == "done" or bool(e.record))
-               for e in getattr(receipt, "entries", []))
+    """True when the run left something to undo (the core's "undo this run" has work)."""
+    from onboard.core.engine.plan import Outcome, this_run_changes
+
+    return isinstance(outcome, Outcome) and bool(this_run_changes(outcome))

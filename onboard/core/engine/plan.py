@@ -66,6 +66,8 @@ class Outcome:
     receipt: Optional[Receipt] = None
     failed_action: str = ""
     hint: str = ""
+    #: ids of the receipt's entries that earlier runs already owned: "undo this run" leaves them
+    owned_before: frozenset[str] = frozenset()
 
     @property
     def ok(self) -> bool:
@@ -123,6 +125,7 @@ def apply_plan(plan: Plan, emit: Emitter = discard, cancel: Optional[CancelToken
 
 def _apply(plan: Plan, emit: Emitter, cancel: Optional[CancelToken]) -> Outcome:
     receipt = load_receipt(plan.name) or Receipt(name=plan.name, title=plan.title)
+    owned_before = frozenset(e.id for e in receipt.entries if e.owned)
     receipt.meta.update(plan.meta)
     # Merge: every planned action gets an entry; earlier entries not in this plan stay
     # (they are still on the machine and uninstall must see them).
@@ -134,7 +137,7 @@ def _apply(plan: Plan, emit: Emitter, cancel: Optional[CancelToken]) -> Outcome:
     total = len(plan.actions)
     emit(PlanStarted(plan=plan.name, total=total))
     ctx = Context(emit=emit, backup_dir=receipt.backup_dir())
-    outcome = Outcome(status="ok", receipt=receipt)
+    outcome = Outcome(status="ok", receipt=receipt, owned_before=owned_before)
     for i, action in enumerate(plan.actions):
         if cancel is not None and cancel.cancelled:
             outcome.status = "cancelled"
@@ -228,19 +231,27 @@ def revert_receipt(receipt: Receipt, emit: Emitter = discard, lock: bool = True,
             locker.release()
 
 
-def owned_ids(name: str) -> set[str]:
-    """Ids of the entries a receipt owns now (taken before a run, to undo just that run)."""
-    r = load_receipt(name)
-    return {e.id for e in r.entries if e.owned} if r else set()
+def undo_run(outcome: Outcome, emit: Emitter = discard, lock: bool = True,
+             dry_run: bool = False) -> Outcome:
+    """Undo what one run changed (what its receipt owns now and did not own before the run):
+    a failed install leaves nothing half-installed, and what earlier runs finished stays.
+    The one "undo this run" of every front end."""
+    receipt = outcome.receipt
+    if receipt is None:
+        return Outcome(status="ok")
+    before = outcome.owned_before
+    return revert_receipt(receipt, emit=emit, lock=lock, dry_run=dry_run,
+                          only=lambda e: e.id not in before)
 
 
-def rollback_run(name: str, before: set[str], emit: Emitter = discard, lock: bool = True) -> list[str]:
-    """Undo what one failed run changed (entries owned now but not in `before`): a failed
-    install leaves nothing half-installed, and what earlier runs finished stays."""
-    receipt = load_receipt(name)
+def this_run_changes(outcome: Outcome) -> list[Entry]:
+    """The entries "undo this run" would revert: owned now, not before, and begun (done, or
+    started with a snapshot; a step that failed before its snapshot changed nothing)."""
+    receipt = outcome.receipt
     if receipt is None:
         return []
-    return revert_receipt(receipt, emit=emit, lock=lock, only=lambda e: e.id not in before).errors
+    return [e for e in receipt.entries if e.owned and e.id not in outcome.owned_before
+            and (e.state == "done" or bool(e.record))]
 
 
 def _revert(receipt: Receipt, emit: Emitter, dry_run: bool,
