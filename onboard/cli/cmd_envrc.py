@@ -29,70 +29,23 @@ def register(p: argparse.ArgumentParser) -> None:
     g.add_argument("--no-allow", action="store_true", help="write the file only; do not offer to allow it")
 
 
-def _preview_text(action: object) -> str:
-    from onboard.core.actions.blocks import MarkedBlock, insert_block
-    from onboard.core.actions.files import WriteFile
-    from onboard.core.engine.fsutil import read_bytes, resolve_target
-
-    if isinstance(action, WriteFile):
-        return action.content
-    if isinstance(action, MarkedBlock):
-        data = read_bytes(resolve_target(action.path)) or b""
-        text, _ = insert_block(data.decode("utf-8", "surrogateescape"), action.content, action.marker,
-                               action.comment, action.position)
-        return text
-    return ""
-
-
 def run(args: argparse.Namespace, out: Output) -> int:
-    import os
     import shutil
-    from pathlib import Path
 
-    from onboard.core.actions.blocks import MarkedBlock
-    from onboard.core.actions.files import WriteFile
+    from onboard.core.choices import ChoicesError
     from onboard.core.engine.lock import LockedError
     from onboard.core.engine.plan import Plan, apply_plan
-    from onboard.core.integrations import direnv as dv
-    from onboard.core.integrations import lorri as lr
     from onboard.core.integrations.actions import DirenvAllow, direnv_allowed
+    from onboard.core.integrations.planner import plan_envrc
 
-    project = Path(os.path.expanduser(args.project)).absolute()
-    if not project.is_dir():
-        out.error(f"project directory {project} does not exist", "pass --project DIR with an existing directory")
+    try:
+        ep = plan_envrc(args.project, args.profile or "", lorri=args.lorri)
+    except ChoicesError as exc:
+        out.error(str(exc))
         return 2
-    name = args.profile or ""
-    if name and not dv.PROFILE_NAME.match(name):
-        out.error(f"{name!r} is not a profile name (letters, digits, '.', '_' and '-')")
-        return 2
-    mode = "direnv"
-    if args.lorri:
-        if shutil.which("lorri"):
-            mode = "lorri"
-        else:
-            out.info("note: lorri is not installed (no `lorri` on PATH): writing a direnv-mode .envrc "
-                     "(`use onboard`) instead")
-    if mode == "direnv":
-        if name:
-            from onboard.core.profiles import cache
-
-            if cache.find_profile_file(name, str(project)) is None:
-                out.info(f"note: no profile {name} is found from {project} (profiles/ or "
-                         "$ONBOARD_PROFILES_DIR): direnv reports an error there until it is")
-        elif not dv.active_profile(project):
-            out.info(f"note: no profile is active for {project} yet: run `onboard switch NAME` there "
-                     "(or give NAME here); until then direnv says so when you cd in")
-
-    shell_file = lr.shell_file_for(str(project), name) if mode == "lorri" else ""
-    acts = dv.envrc_actions(str(project), mode, name, allow=False, lorri_shell_file=shell_file)
-    plan = Plan(name="envrc", title=f".envrc for {project}")
-    if mode == "direnv":
-        plan.add(dv.library_action())
-    plan.add(*acts)
-    envrc_path = project / ".envrc"
-    writes = [a for a in acts if isinstance(a, (WriteFile, MarkedBlock))]
-    content = _preview_text(writes[0]) if writes else (envrc_path.read_text(errors="replace")
-                                                        if envrc_path.exists() else "")
+    for note in ep.notes:
+        out.info(f"note: {note}")
+    project, envrc_path, content, plan = ep.project, ep.envrc, ep.content, ep.plan
     if not out.json:
         verb = "would write" if out.dry_run else "writing"
         out.info(f"{verb} {envrc_path}:")
@@ -100,8 +53,8 @@ def run(args: argparse.Namespace, out: Output) -> int:
             out.line("    " + line)
     if out.dry_run:
         if out.json:
-            out.emit_json(project=str(project), envrc=str(envrc_path), content=content, mode=mode,
-                          profile=name, written=False, allowed=False, dry_run=True)
+            out.emit_json(project=project, envrc=envrc_path, content=content, mode=ep.mode,
+                          profile=ep.profile, written=False, allowed=False, dry_run=True)
         return 0
 
     reporter = out.reporter()
@@ -117,14 +70,14 @@ def run(args: argparse.Namespace, out: Output) -> int:
         elif not direnv:
             out.info("direnv is not installed, so nothing loads yet: install it, then run "
                      f"`direnv allow {project}`")
-        elif direnv_allowed(str(project)):
+        elif direnv_allowed(project):
             allowed = True
             out.info(f"{envrc_path} is already allowed")
         else:
             yes = args.allow or out.confirm(f"Allow {envrc_path} (runs `direnv allow`)?")
             if yes:
                 done = apply_plan(Plan(name="envrc", title=f".envrc for {project}",
-                                       actions=[DirenvAllow(project=str(project))]), emit=reporter)
+                                       actions=[DirenvAllow(project=project)]), emit=reporter)
                 if not done.ok:
                     reporter.failure_report()
                     return 1
@@ -138,7 +91,7 @@ def run(args: argparse.Namespace, out: Output) -> int:
     finally:
         reporter.close()
     if out.json:
-        out.emit_json(project=str(project), envrc=str(envrc_path), content=content, mode=mode, profile=name,
+        out.emit_json(project=project, envrc=envrc_path, content=content, mode=ep.mode, profile=ep.profile,
                       written=True, allowed=allowed)
     elif allowed:
         out.info(f"done: cd {project} loads it; `onboard uninstall` undoes this")

@@ -73,7 +73,7 @@ def run(args: argparse.Namespace, out: Output) -> int:
 
 
 def _schema(args: argparse.Namespace, out: Output) -> int:
-    from onboard.core.profiles.validate import SCHEMA_REFERENCE
+    from onboard.core.profiles.schema import SCHEMA_REFERENCE
 
     if out.json:
         out.emit_json(reference=SCHEMA_REFERENCE)
@@ -93,29 +93,17 @@ def _plain(entry: Any) -> Any:
 
 
 def _generations() -> tuple[list[Any], Any]:
-    import importlib
+    from onboard.core.profiles import generations
 
-    name = "onboard.core.profiles.generations"
-    try:
-        generations = importlib.import_module(name)
-    except ImportError as exc:
-        if exc.name != name:
-            raise
-        return [], None
-    list_all = getattr(generations, "list_all", None)
-    if list_all is None:
-        return [], None
-    return list(list_all()), getattr(generations, "format_listing", None)
+    return list(generations.list_all()), generations.format_listing
 
 
 def _generations_or_note(out: Output) -> tuple[list[Any], Any]:
     """Generations, or none with a note: an unreadable state file must not hide the profiles."""
     try:
         return _generations()
-    except ImportError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - shown, not swallowed
-        out.info(f"note: the generations cannot be read: {type(exc).__name__}: {exc}")
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:  # a damaged state file: shown, not fatal
+        out.info(f"note: the generations cannot be read: {getattr(exc, 'strerror', None) or exc}")
         return [], None
 
 
@@ -215,11 +203,12 @@ def _validate(args: argparse.Namespace, out: Output) -> int:
 # -- show ---------------------------------------------------------------------------------
 
 def _load(name: str, out: Output):  # type: ignore[no-untyped-def]
-    from onboard.core.profiles.loader import ProfileError, load_profile
+    from onboard.core.profiles.loader import load_profile
+    from onboard.core.schema import SchemaError
 
     try:
         return load_profile(name)
-    except ProfileError as exc:
+    except SchemaError as exc:
         if out.json:
             out.emit_json(ok=False, problems=[p.to_dict() for p in exc.problems])
         elif len(exc.problems) == 1 and not exc.problems[0].file:

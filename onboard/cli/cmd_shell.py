@@ -41,10 +41,8 @@ def _words(args: argparse.Namespace) -> tuple[str | None, list[str] | None]:
     """Name and command as typed (argparse cannot tell `shell -- CMD` from `shell NAME`)."""
     from onboard.cli import fastpath
 
-    if fastpath.LAST_ARGV is not None:
-        name, _flags, cmd = fastpath.parse_argv(fastpath.LAST_ARGV)
-        return name, cmd
-    return args.name, (list(args.command) or None)
+    name, _flags, cmd = fastpath.parse_argv(args.words)
+    return name, cmd
 
 
 def run(args: argparse.Namespace, out: Output) -> int:
@@ -52,7 +50,8 @@ def run(args: argparse.Namespace, out: Output) -> int:
     from onboard.core.events import PlanFinished, PlanStarted
     from onboard.core.profiles import cache
     from onboard.core.profiles.build import EnvError, ensure_env
-    from onboard.core.profiles.loader import ProfileError, load_profile
+    from onboard.core.profiles.loader import load_profile
+    from onboard.core.schema import SchemaError
 
     try:
         name, cmd = _words(args)
@@ -69,7 +68,7 @@ def run(args: argparse.Namespace, out: Output) -> int:
         project, name = found
     try:
         profile = load_profile(name)
-    except ProfileError as exc:
+    except SchemaError as exc:
         out.error(f"cannot load profile {name}:\n" + "\n".join(f"  {p}" for p in exc.problems),
                   "fix the profile (onboard profiles validate), or list them: onboard profiles")
         return 1

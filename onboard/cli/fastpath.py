@@ -20,10 +20,6 @@ PURE_KEEP = ("HOME", "USER", "LOGNAME", "TERM", "COLORTERM", "DISPLAY", "WAYLAND
 SHELL_FLAGS = frozenset({"--pure", "--print-env", "--json", "--yes", "-y", "--dry-run", "--verbose", "-v",
                          "--no-color"})
 
-#: The words after `shell` as the user typed them, kept for cmd_shell when this path
-#: declines (argparse cannot tell `shell -- CMD` from `shell NAME`).
-LAST_ARGV: list[str] | None = None
-
 RUN_COMMAND = 'ONBOARD_ENV_SH=$1; shift; . "$ONBOARD_ENV_SH"; unset ONBOARD_ENV_SH; exec "$@"'
 
 
@@ -85,8 +81,6 @@ def exec_shell(directory: str, name: str, bash: str, pure: bool, cmd: list[str] 
 
 def shell_fast(argv: list[str]) -> int | None:
     """Enter a profile's shell from a fresh cache without Nix; None means take the slow path."""
-    global LAST_ARGV
-    LAST_ARGV = list(argv)
     try:
         name, flags, cmd = parse_argv(argv)
     except Usage:
@@ -114,12 +108,5 @@ def shell_fast(argv: list[str]) -> int | None:
         return None
     if project is None:
         project = cache.project_of_profile(profile_file)
-    if os.environ.get("ONBOARD_TEST_WARM_MODULES"):
-        _dump_modules(os.environ["ONBOARD_TEST_WARM_MODULES"])
     return exec_shell(directory, name, manifest.bash, "--pure" in flags, cmd, project)
 
-
-def _dump_modules(path: str) -> None:
-    """Test hook: record which modules the warm path imported."""
-    with open(path, "w", encoding="utf-8") as fh:
-        fh.write("\n".join(sorted(sys.modules)) + "\n")

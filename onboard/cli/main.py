@@ -70,17 +70,12 @@ def build_parser():  # type: ignore[no-untyped-def]
     _global_options(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, modname in COMMANDS.items():
-        try:
-            mod = importlib.import_module(modname)
-        except ImportError as exc:
-            if exc.name != modname:
-                raise
-            continue
+        mod = importlib.import_module(modname)
         p = sub.add_parser(name, help=mod.HELP, description=getattr(mod, "DESCRIPTION", mod.HELP),
                            formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG)
         mod.register(p)
         _global_options(p, top=False)
-        p.set_defaults(_module=mod)
+        p.set_defaults(_module=mod, _command=name)
     return parser
 
 
@@ -102,12 +97,9 @@ def main(argv: list[str] | None = None) -> int:
         if rc is not None:
             return rc
     if not args_list and _stdio_is_tty() and not os.environ.get("CI"):
-        try:
-            from onboard.tui.launch import run_tui
-        except ImportError:
-            pass
-        else:
-            return run_tui()
+        from onboard.tui.launch import run_tui
+
+        return run_tui()
     parser = build_parser()
     if not args_list:
         parser.print_help()
@@ -116,6 +108,9 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "_module", None):
         parser.print_help()
         return EXIT_USAGE
+    # the words after the command as typed (global flags take no values, so the first
+    # word equal to the command is it)
+    args.words = args_list[args_list.index(args._command) + 1:]
     from onboard.cli.output import Output
 
     out = Output.from_args(args)

@@ -14,11 +14,6 @@ STATUS_PROVIDERS = ("onboard.core.profiles.status",)
 def collect_status() -> dict[str, Any]:
     extra: dict[str, Any] = {}
     for modname in STATUS_PROVIDERS:
-        try:
-            mod = importlib.import_module(modname)
-        except ImportError as exc:
-            if exc.name and modname.startswith(exc.name):
-                continue
-            raise
+        mod = importlib.import_module(modname)
         extra.update(mod.status_facts())
     return {"receipts": [r.summary() for r in list_receipts()], "extra": extra}

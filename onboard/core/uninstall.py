@@ -55,12 +55,7 @@ def plan_uninstall(include_self: bool = True) -> UninstallPlan:
     for modname in EXTRA_PROVIDERS:
         if modname.endswith("selfinstall") and not include_self:
             continue
-        try:
-            mod = importlib.import_module(modname)
-        except ImportError as exc:
-            if exc.name and modname.startswith(exc.name):
-                continue
-            raise
+        mod = importlib.import_module(modname)
         plan.extras.extend(mod.cleanup_items())
     plan.extras.sort(key=lambda x: x.last)
     return plan

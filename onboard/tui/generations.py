@@ -1,7 +1,7 @@
 """The Profiles screen's view of profile generations, over onboard.core.profiles.generations.
 
-`GenerationsBackend` is what the screen needs; `RealGenerations` adapts the core module
-(and raises `Unavailable` while this build has none). Tests pass their own backend.
+`GenerationsBackend` is what the screen needs; `RealGenerations` adapts the core module.
+Tests pass their own backend.
 No textual here: these calls run in worker threads.
 """
 
@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol
-
-from onboard.tui.services import _import
 
 
 @dataclass
@@ -44,16 +42,16 @@ class GenerationsBackend(Protocol):
 class RealGenerations:
     """onboard.core.profiles.generations (and the profile loader), as the screen needs it."""
 
-    MODULE = "onboard.core.profiles.generations"
-    WHAT = "profile generations (switch and rollback)"
-
     def _mod(self) -> Any:
-        return _import(self.MODULE, self.WHAT)
+        from onboard.core.profiles import generations
+
+        return generations
 
     @staticmethod
     def _profile(name: str) -> Any:
-        loader = _import("onboard.core.profiles.loader", "the team profiles")
-        return loader.load_profile(name)
+        from onboard.core.profiles.loader import load_profile
+
+        return load_profile(name)
 
     def state(self, project: str) -> ProjectState:
         import time

@@ -109,25 +109,24 @@ def revert_file(ctx: Context, record: dict[str, Any],
     if current is not None:
         post = record.get("post")
         untouched = (sha256_bytes(current) == post) if post else (current == expected(original))
-        if current == original and record.get("existed"):
-            pass
-        elif untouched:
-            if record.get("existed"):
-                atomic_write(target, original, mode=record.get("mode"))
-                if os.geteuid() == 0 and "uid" in record:
-                    os.chown(target, record["uid"], record["gid"])
+        if not (current == original and record.get("existed")):  # else already as it was
+            if untouched:
+                if record.get("existed"):
+                    atomic_write(target, original, mode=record.get("mode"))
+                    if os.geteuid() == 0 and "uid" in record:
+                        os.chown(target, record["uid"], record["gid"])
+                else:
+                    target.unlink()
             else:
-                target.unlink()
-        else:
-            stripped = strip_own(current) if strip_own else None
-            if stripped is None:
-                ctx.notice(f"kept {target}: it was edited after onboard wrote it")
-            elif not record.get("existed") and not stripped.strip():
-                target.unlink()
-            else:
-                atomic_write(target, stripped)
-                ctx.notice(f"{target} was edited after onboard changed it: removed only onboard's "
-                           "part and kept your edits", level="info")
+                stripped = strip_own(current) if strip_own else None
+                if stripped is None:
+                    ctx.notice(f"kept {target}: it was edited after onboard wrote it")
+                elif not record.get("existed") and not stripped.strip():
+                    target.unlink()
+                else:
+                    atomic_write(target, stripped)
+                    ctx.notice(f"{target} was edited after onboard changed it: removed only onboard's "
+                               "part and kept your edits", level="info")
     remove_stale_tmps(target)
     remove_created_dirs(record.get("created_dirs", []), ctx)
 

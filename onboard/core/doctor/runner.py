@@ -11,7 +11,7 @@ from onboard.core.doctor.model import REGISTRY, Check, CheckFinished, CheckResul
 from onboard.core.events import Emitter, discard
 
 # check modules, in the order their rows are shown
-MODULES = ("platform", "init", "privileges", "resources", "nix", "security", "virtualization", "shell",
+MODULES = ("platform", "init_system", "privileges", "resources", "nix", "security", "virtualization", "shell",
            "direnv", "editors", "network")
 _loaded = False
 

@@ -90,12 +90,9 @@ def shell_file_for(project: str, profile: str) -> str:
     the shell.nix onboard renders for the profile into its cache."""
     if (Path(project) / "shell.nix").exists() or not profile:
         return ""
-    try:
-        from onboard.core.profiles import cache
+    from onboard.core.profiles import cache
 
-        return os.path.join(cache.env_dir(profile), cache.RENDERED, "shell.nix")
-    except ImportError:
-        return ""
+    return os.path.join(cache.env_dir(profile), cache.RENDERED, "shell.nix")
 
 
 __all__ = ["service_actions", "service_unit", "socket_unit", "shell_file_for", "unit_dir"]

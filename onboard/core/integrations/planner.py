@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import os
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional
 
+from onboard.core.actions.blocks import MarkedBlock
+from onboard.core.actions.files import WriteFile
 from onboard.core.choices import Choices, ChoicesError
 from onboard.core.engine.action import Action
 from onboard.core.engine.plan import Plan
@@ -60,8 +63,6 @@ def load_profile(name: str, project: str = "") -> tuple[Any, str]:
             if d not in dirs:
                 dirs.append(d)
         return _load(name, dirs), ""
-    except NotImplementedError:
-        return None, "profiles cannot be loaded yet"
     except Exception as exc:  # a bad profile is reported by the profile checks; here it only
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         return None, first  # means its editor settings are left out
@@ -160,4 +161,77 @@ def plan_integrations(choices: Choices, which: Which = shutil.which,
     return plan
 
 
-__all__ = ["plan_integrations", "choose_mode", "suggested_components", "installed_editors"]
+@dataclass
+class EnvrcPlan:
+    """`onboard envrc`: the plan, the loader mode it uses, the notes for the user, and the
+    .envrc text it writes (for showing before anything is allowed)."""
+
+    plan: Plan
+    project: str
+    mode: str
+    profile: str
+    notes: list[str]
+    content: str
+
+    @property
+    def envrc(self) -> str:
+        return str(Path(self.project) / ".envrc")
+
+
+def plan_envrc(project_dir: str, profile: str = "", lorri: bool = False,
+               which: Which = shutil.which) -> EnvrcPlan:
+    """Plan a project's .envrc (and onboard's direnv library in direnv mode). Raises
+    ChoicesError for a missing project folder or a malformed profile name."""
+    project = Path(os.path.expanduser(project_dir)).absolute()
+    if not project.is_dir():
+        raise ChoicesError(f"project directory {project} does not exist (pass --project DIR with an "
+                           "existing directory)")
+    if profile and not dv.PROFILE_NAME.match(profile):
+        raise ChoicesError(f"{profile!r} is not a profile name (letters, digits, '.', '_' and '-')")
+    notes: list[str] = []
+    mode, fallback = choose_mode(["lorri" if lorri else "direnv"], which)
+    if fallback:
+        notes.append("lorri is not installed (no `lorri` on PATH): writing a direnv-mode .envrc "
+                     "(`use onboard`) instead")
+    if mode == "direnv":
+        if profile:
+            from onboard.core.profiles import cache
+
+            if cache.find_profile_file(profile, str(project)) is None:
+                notes.append(f"no profile {profile} is found from {project} (profiles/ or "
+                             "$ONBOARD_PROFILES_DIR): direnv reports an error there until it is")
+        elif not dv.active_profile(project):
+            notes.append(f"no profile is active for {project} yet: run `onboard switch NAME` there "
+                         "(or give NAME here); until then direnv says so when you cd in")
+    shell_file = lr.shell_file_for(str(project), profile) if mode == "lorri" else ""
+    acts = dv.envrc_actions(str(project), mode, profile, allow=False, lorri_shell_file=shell_file,
+                            which=which)
+    plan = Plan(name="envrc", title=f".envrc for {project}")
+    if mode == "direnv":
+        plan.add(dv.library_action())
+    plan.add(*acts)
+    writes = [a for a in acts if isinstance(a, (WriteFile, MarkedBlock))]
+    envrc = project / ".envrc"
+    content = (_resulting_text(writes[0]) if writes else
+               envrc.read_text(errors="replace") if envrc.exists() else "")
+    return EnvrcPlan(plan=plan, project=str(project), mode=mode, profile=profile, notes=notes,
+                     content=content)
+
+
+def _resulting_text(action: Action) -> str:
+    """The file's text once `action` has run (a whole file, or a marked block put in)."""
+    from onboard.core.actions.blocks import insert_block
+    from onboard.core.engine.fsutil import read_bytes, resolve_target
+
+    if isinstance(action, WriteFile):
+        return action.content
+    if isinstance(action, MarkedBlock):
+        data = read_bytes(resolve_target(action.path)) or b""
+        text, _ = insert_block(data.decode("utf-8", "surrogateescape"), action.content, action.marker,
+                               action.comment, action.position)
+        return text
+    return ""
+
+
+__all__ = ["plan_integrations", "plan_envrc", "EnvrcPlan", "choose_mode", "suggested_components",
+           "installed_editors"]
