@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from onboard.core.profiles.loader import check_profile, list_profiles
-from onboard.core.profiles.yamlsrc import ALIAS_BUDGET, MAX_BYTES, parse_yaml
+from onboard.core.schema import ALIAS_BUDGET, MAX_BYTES, parse_yaml
 from onboard.core.teamconfig import check_team_config
 from tests.conftest import ROOT, onboard_env
 from tests.support.tree import snapshot

@@ -12,10 +12,9 @@ import pytest
 import yaml
 
 from onboard.core.profiles import suggest
-from onboard.core.profiles.loader import (ProfileError, check_profile, list_profiles, load_profile,
-                                          profile_dirs)
-from onboard.core.profiles.validate import nix32_decode, nix32_encode, sha256_to_sri, sri_to_nix32
-from onboard.core.profiles.yamlsrc import parse_yaml
+from onboard.core.profiles.hashes import nix32_decode, nix32_encode, sha256_to_sri, sri_to_nix32
+from onboard.core.profiles.loader import check_profile, list_profiles, load_profile, profile_dirs
+from onboard.core.schema import SchemaError, parse_yaml
 from tests.conftest import ROOT, run_onboard
 from tests.support.tree import snapshot
 
@@ -36,7 +35,7 @@ def messages(path: Path) -> list[str]:
 
 
 def errors_of(path: Path) -> list[str]:
-    with pytest.raises(ProfileError) as exc:
+    with pytest.raises(SchemaError) as exc:
         load_profile(str(path))
     return [str(p) for p in exc.value.problems if p.level == "error"]
 
@@ -398,7 +397,7 @@ def test_list_profiles_earlier_dir_wins_and_broken_files_are_listed(tmp_path):
 
 def test_not_found_lists_where_and_what(tmp_path):
     write(tmp_path, "python-web.yaml", PIN)
-    with pytest.raises(ProfileError) as exc:
+    with pytest.raises(SchemaError) as exc:
         load_profile("pyhton-web", [tmp_path])
     assert str(exc.value) == (f"no profile named `pyhton-web`; did you mean `python-web`? (looked in: "
                               f"{tmp_path}); available: python-web")

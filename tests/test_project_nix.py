@@ -131,7 +131,7 @@ def test_parses_with_the_real_nix(name):
 
 
 def test_shell_nix_pins_the_same_nixpkgs_as_flake_lock():
-    from onboard.core.profiles.validate import sri_to_nix32
+    from onboard.core.profiles.hashes import sri_to_nix32
 
     lock = json.loads((ROOT / "flake.lock").read_text())
     node = lock["nodes"][lock["nodes"]["root"]["inputs"]["nixpkgs"]]["locked"]

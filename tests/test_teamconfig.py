@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from onboard.core.choices import Choices
-from onboard.core.teamconfig import (TeamConfigError, apply_to_choices, check_team_config, default_profile,
-                                     find_team_config, load_team_config)
+from onboard.core.schema import SchemaError
+from onboard.core.teamconfig import (apply_to_choices, check_team_config, default_profile, find_team_config,
+                                     load_team_config)
 
 ROOT = Path(__file__).resolve().parent.parent
 KEY = "cache.example.org-1:" + "A" * 43 + "="  # 32 bytes of base64
@@ -29,7 +30,7 @@ def team_repo(tmp_path: Path, text: str, profiles: tuple[str, ...] = ("web", "sc
 
 
 def problems_of(path: Path) -> list[str]:
-    with pytest.raises(TeamConfigError) as exc:
+    with pytest.raises(SchemaError) as exc:
         load_team_config(path=path)
     return [str(p) for p in exc.value.problems]
 
@@ -132,7 +133,7 @@ def test_finding_stops_at_the_repository_root(tmp_path, monkeypatch):
     assert find_team_config(project) is None
     # an explicit variable that names nothing is an error, not a silent fallback
     monkeypatch.setenv("ONBOARD_TEAM_CONFIG", str(tmp_path / "typo.yaml"))
-    with pytest.raises(TeamConfigError, match="no such file"):
+    with pytest.raises(SchemaError, match="no such file"):
         find_team_config(project)
 
 
@@ -260,7 +261,7 @@ def test_yaml_errors_and_empty_files(tmp_path):
     (repo / "onboard.yaml").write_text("- a list\n")
     assert problems_of(repo / "onboard.yaml") == [
         f"{repo}/onboard.yaml:1:1: team config: expected a mapping (key: value lines), got a list"]
-    with pytest.raises(TeamConfigError, match="is a directory"):
+    with pytest.raises(SchemaError, match="is a directory"):
         load_team_config(path=repo)
 
 

@@ -31,12 +31,13 @@ def run(args: argparse.Namespace, out: Output) -> int:
     from onboard.core.events import PlanFinished, PlanStarted
     from onboard.core.profiles import generations
     from onboard.core.profiles.build import EnvError
-    from onboard.core.profiles.loader import ProfileError, load_profile, profile_dirs
+    from onboard.core.profiles.loader import load_profile, profile_dirs
+    from onboard.core.schema import SchemaError
 
     project = os.path.abspath(args.project or os.getcwd())
     try:
         profile = load_profile(args.name, dirs=profile_dirs(Path(project)))
-    except ProfileError as exc:
+    except SchemaError as exc:
         out.error(f"cannot load profile {args.name}:\n" + "\n".join(f"  {p}" for p in exc.problems),
                   "fix the profile (onboard profiles validate), or list them: onboard profiles")
         return 1

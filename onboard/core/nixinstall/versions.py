@@ -66,12 +66,13 @@ def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
 def _team_overlay() -> dict[str, Any]:
     """The team config's Nix settings (onboard.yaml: nix version, mirror, sha256, binary cache)."""
     try:
-        from onboard.core.teamconfig import TeamConfigError, load_team_config
+        from onboard.core.schema import SchemaError
+        from onboard.core.teamconfig import load_team_config
     except ImportError:  # pragma: no cover
         return {}
     try:
         team = load_team_config()
-    except TeamConfigError as exc:
+    except SchemaError as exc:
         raise PlanningError(f"the team config has problems:\n{exc}",
                             hint="fix them (or set ONBOARD_TEAM_CONFIG to another file) and run again") from exc
     return team.nix_table_overlay() if team is not None else {}

@@ -9,28 +9,19 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from onboard.core.profiles.model import Profile
-from onboard.core.profiles.yamlsrc import Mark, Problem
+from onboard.core.schema import Mark, Problem, SchemaError
+
+if TYPE_CHECKING:
+    from onboard.core.profiles.schema import ProfileDoc
 
 ENV_DIRS = "ONBOARD_PROFILES_DIR"
 EXTENSIONS = (".yaml", ".yml")
 
-__all__ = ["Problem", "ProfileError", "ProfileInfo", "profile_dirs", "list_profiles", "load_profile",
-           "check_profile", "find_profile", "ENV_DIRS"]
-
-
-class ProfileError(Exception):
-    """Every problem found (in the profile and the profiles it extends), all at once."""
-
-    def __init__(self, problems: list[Problem]) -> None:
-        self.problems = list(problems)
-        super().__init__("\n".join(str(p) for p in self.problems))
-
-    @property
-    def errors(self) -> list[Problem]:
-        return [p for p in self.problems if p.level == "error"]
+__all__ = ["ProfileInfo", "profile_dirs", "list_profiles", "load_profile", "check_profile", "find_profile",
+           "ENV_DIRS"]
 
 
 @dataclass
@@ -78,7 +69,7 @@ def list_profiles(dirs: Optional[list[Path]] = None) -> list[ProfileInfo]:
     """Every profile in the dirs, sorted by name; a name in an earlier dir hides the same
     name in a later one. Descriptions are read from the files; a file that cannot be read
     as YAML is listed with its problem."""
-    from onboard.core.profiles.yamlsrc import read_yaml
+    from onboard.core.schema import read_yaml
 
     dirs = profile_dirs() if dirs is None else dirs
     found: dict[str, ProfileInfo] = {}
@@ -114,7 +105,7 @@ def find_profile(name: str, dirs: list[Path]) -> Optional[Path]:
 
 
 def _not_found(name: str, dirs: list[Path], what: str = "profile") -> str:
-    from onboard.core.profiles.suggest import did_you_mean
+    from onboard.core.schema import did_you_mean
 
     names = sorted({_stem(f) for d in dirs for f in _files_in(Path(d))})
     looked = ", ".join(
@@ -132,12 +123,12 @@ def _not_found(name: str, dirs: list[Path], what: str = "profile") -> str:
 
 
 def load_profile(name_or_path: str, dirs: Optional[list[Path]] = None) -> Profile:
-    """The profile, validated and merged with what it extends. Raises ProfileError with
+    """The profile, validated and merged with what it extends. Raises SchemaError with
     every problem (file:line:col) when there is any error; warnings are kept in
     `Profile.warnings`."""
     profile, problems = check_profile(name_or_path, dirs)
     if profile is None or any(p.level == "error" for p in problems):
-        raise ProfileError(problems)
+        raise SchemaError(problems)
     return profile
 
 
@@ -161,12 +152,12 @@ class _Resolver:
     def __init__(self, dirs: list[Path]) -> None:
         self.dirs = dirs
         self.problems: list[Problem] = []
-        self.docs: dict[str, object] = {}
+        self.docs: dict[str, Optional[ProfileDoc]] = {}
         self.complete = True  # the whole extends chain was found and read
 
-    def _doc(self, path: str):  # type: ignore[no-untyped-def]
-        from onboard.core.profiles.validate import Checker, check_profile_document
-        from onboard.core.profiles.yamlsrc import read_yaml
+    def _doc(self, path: str) -> Optional[ProfileDoc]:
+        from onboard.core.profiles.schema import check_profile_document
+        from onboard.core.schema import Checker, read_yaml
 
         if path in self.docs:
             return self.docs[path]
@@ -182,39 +173,39 @@ class _Resolver:
         return doc
 
     def resolve(self, path: Path) -> tuple[Optional[Profile], list[Problem]]:
-        chain = []  # child first
+        chain: list[ProfileDoc] = []  # child first
         stack: list[str] = []
         cur: Optional[str] = os.path.realpath(path)
         shown = {os.path.realpath(path): str(path)}
         while cur is not None:
             stack.append(cur)
             doc = self._doc(shown.get(cur, cur))
-            if doc is None or not doc.readable:  # type: ignore[attr-defined]
+            if doc is None or not doc.readable:
                 self.complete = False
                 break
             chain.append(doc)
-            if not doc.extends:  # type: ignore[attr-defined]
+            if not doc.extends:
                 break
-            base = doc.extends  # type: ignore[attr-defined]
-            here = Path(doc.file).parent  # type: ignore[attr-defined]
+            base = doc.extends
+            here = Path(doc.file).parent
             found = find_profile(base, [here] + [d for d in self.dirs if d != here])
-            node = doc.extends_node  # type: ignore[attr-defined]
+            mark = doc.extends_node.mark if doc.extends_node is not None else Mark(doc.file, 0, 0)
             if found is None:
-                self.problems.append(Problem(doc.file, node.mark.line, node.mark.col,  # type: ignore[attr-defined]
+                self.problems.append(Problem(doc.file, mark.line, mark.col,
                                              "extends: " + _not_found(base, [here] + self.dirs, "base profile")))
                 self.complete = False
                 break
             real = os.path.realpath(found)
             if real in stack:
                 names = [_stem(Path(shown.get(s, s))) for s in stack[stack.index(real):]] + [_stem(found)]
-                self.problems.append(Problem(doc.file, node.mark.line, node.mark.col,  # type: ignore[attr-defined]
+                self.problems.append(Problem(doc.file, mark.line, mark.col,
                                              f"extends: cycle: {' -> '.join(names)}; a profile cannot "
                                              "extend itself, directly or through others"))
                 self.complete = False
                 break
             shown[real] = str(found.absolute())
             cur = real
-        files = [d.file for d in chain]  # type: ignore[attr-defined]
+        files = [d.file for d in chain]
         if not chain or not self.complete:
             return None, _ordered(self.problems, files)
         # the checks across the chain run even when a file has problems: every problem at once
@@ -235,10 +226,10 @@ def _ordered(problems: list[Problem], files: list[str]) -> list[Problem]:
     return out
 
 
-def _merge(chain: list) -> tuple[Profile, list[Problem]]:  # type: ignore[type-arg]
+def _merge(chain: list[ProfileDoc]) -> tuple[Profile, list[Problem]]:
     """Base first, child last: the child overrides; packages, env, scripts, unfree, editors
     and services are merged; shellHooks run base first."""
-    from onboard.core.profiles.validate import python_spec
+    from onboard.core.profiles.schema import python_spec
 
     problems: list[Problem] = []
     child = chain[0]

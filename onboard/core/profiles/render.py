@@ -287,7 +287,7 @@ def render_lock(profile: Profile) -> str:
 
 
 def render_shell_nix(profile: Profile) -> str:
-    from onboard.core.profiles.validate import sri_to_nix32
+    from onboard.core.profiles.hashes import sri_to_nix32
 
     pin = profile.nixpkgs
     return (

@@ -9,11 +9,13 @@ import os
 import shutil
 import sys
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from onboard.core import paths
-from onboard.core.engine.action import Action
-from onboard.core.integrations.actions import JsoncEdit
+
+if TYPE_CHECKING:  # the profile schema loads this module to check settings: no engine for that
+    from onboard.core.engine.action import Action
+    from onboard.core.schema import Checker, YNode
 
 Which = Callable[[str], Optional[str]]
 
@@ -58,6 +60,8 @@ def user_values(which: Which = shutil.which) -> dict[str, Any]:
 
 
 def vscode_actions(project: str, profile: Any = None, which: Which = shutil.which) -> list[Action]:
+    from onboard.core.integrations.actions import JsoncEdit
+
     settings = user_settings_path()
     acts: list[Action] = [JsoncEdit(path=str(settings), values=user_values(which),
                                     summary=f"set up the direnv extension in VS Code's user settings ({settings})")]
@@ -85,7 +89,31 @@ def vscode_actions(project: str, profile: Any = None, which: Which = shutil.whic
     return acts
 
 
-__all__ = ["vscode_actions", "user_settings_path", "interpreter_path", "DIRENV_EXTENSION"]
+#: what a profile's `editors.vscode` mapping may hold (and how the schema reference says it)
+PROFILE_KEYS = ("extensions", "settings")
+PROFILE_REFERENCE = "{extensions: [publisher.name], settings: {...}}"
+
+
+def check_profile_settings(node: YNode, c: Checker) -> Optional[dict[str, Any]]:
+    """A profile's `editors.vscode` mapping: {extensions: [publisher.name], settings: {...}}.
+    Problems go to `c`; None when it is not a mapping at all."""
+    vm = c.mapping(node, "editors.vscode")
+    if vm is None:
+        return None
+    c.keys(vm, PROFILE_KEYS, "editors.vscode")
+    conf: dict[str, Any] = {}
+    if vm.get("extensions") is not None:
+        conf["extensions"] = [v for v, _ in c.text_list(
+            vm.get("extensions"), "editors.vscode.extensions", pattern=r"[\w-]+\.[\w.-]+",
+            pattern_hint="an extension id is publisher.name, like mkhl.direnv") or []]
+    if vm.get("settings") is not None:
+        sm = c.mapping(vm.get("settings"), "editors.vscode.settings")
+        if sm is not None:
+            conf["settings"] = sm.to_python()
+    return conf
+
+
+__all__ = ["vscode_actions", "user_settings_path", "interpreter_path", "check_profile_settings", "DIRENV_EXTENSION"]
 
 
 def plan(project: str, profile: Any, which: Which) -> list[Action]:

@@ -1,271 +1,28 @@
-"""Schema checking with positions, and the profile schema built on it.
+"""The profile schema: what a profiles/NAME.yaml may say, checked with positions.
 
-`Checker` is a small toolkit any YAML-backed file can use (profiles, the team config):
-typed getters that record a `file:line:col: message` problem instead of raising, unknown
-keys with did-you-mean, required keys. Every problem is collected; nothing stops at the
-first one.
-
-`check_profile_document` applies the profile schema to one parsed file and returns a
-`ProfileDoc` (what the file says, before `extends` is merged). The loader merges docs.
+`check_profile_document` applies it to one parsed file and returns a `ProfileDoc` (what
+the file says, before `extends` is merged); the loader merges the docs of a chain. The
+checks record problems on a `Checker` (onboard.core.schema) and never raise. An editor's
+settings under `editors:` are checked by the editor's own module, found in the registry.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
+import importlib
 import os
 import re
 from dataclasses import dataclass, field
-from typing import Any, Optional, Sequence, Union
+from typing import Any, Optional
 
 from onboard.core.profiles.model import Pin, PythonSpec
-from onboard.core.profiles.suggest import did_you_mean, looks_mistyped, suffix
-from onboard.core.profiles.yamlsrc import Mark, Problem, YNode, type_name
+from onboard.core.profiles.pin import check_pin
+from onboard.core.profiles.suggest import looks_mistyped
+from onboard.core.schema import Checker, Mark, YNode
 
-
-class ValidationError(Exception):
-    """Every problem found in one or more files, all at once."""
-
-    def __init__(self, problems: list[Problem]) -> None:
-        self.problems = list(problems)
-        super().__init__("\n".join(str(p) for p in self.problems))
-
-    @property
-    def errors(self) -> list[Problem]:
-        return [p for p in self.problems if p.level == "error"]
-
-
-Where = Union[YNode, Mark, None]
-
-
-class Checker:
-    """Collects problems for one file."""
-
-    def __init__(self, file: str) -> None:
-        self.file = file
-        self.problems: list[Problem] = []
-
-    # -- reporting ------------------------------------------------------------------------
-    def _at(self, where: Where) -> tuple[str, int, int]:
-        if isinstance(where, YNode):
-            where = where.mark
-        if isinstance(where, Mark):
-            return where.file or self.file, where.line, where.col
-        return self.file, 0, 0
-
-    def error(self, where: Where, message: str) -> None:
-        f, line, col = self._at(where)
-        self.problems.append(Problem(f, line, col, message))
-
-    def warn(self, where: Where, message: str) -> None:
-        f, line, col = self._at(where)
-        self.problems.append(Problem(f, line, col, message, level="warning"))
-
-    @property
-    def ok(self) -> bool:
-        return not any(p.level == "error" for p in self.problems)
-
-    # -- structure ------------------------------------------------------------------------
-    def mapping(self, node: Optional[YNode], what: str) -> Optional[YNode]:
-        if node is None or node.bad:
-            return None
-        if node.kind != "map":
-            if node.kind == "scalar" and node.value is None:
-                return YNode("map", node.mark, [], tag="tag:yaml.org,2002:map")  # `key:` with nothing
-            self.error(node, f"{what}: expected a mapping (key: value lines), got {type_name(node)}")
-            return None
-        return node
-
-    def keys(self, node: YNode, allowed: Sequence[str], what: str,
-             required: Sequence[str] = (), advice: Optional[dict[str, str]] = None) -> None:
-        """Unknown keys are errors with did-you-mean; missing required keys are errors at
-        the mapping. `advice` gives a specific message for a known-wrong key."""
-        advice = advice or {}
-        for pair in node.pairs():
-            key = pair.key.value
-            if not isinstance(key, str):
-                self.error(pair.key, f"{what}: a key must be text, got {type_name(pair.key)}; "
-                                     f"quote it: \"{pair.key.raw}\"")
-                continue
-            if key in allowed:
-                continue
-            where = f"{what}." if what else ""
-            if key in advice:
-                self.error(pair.key, f"unknown key `{where}{key}`: {advice[key]}")
-            else:
-                self.error(pair.key, f"unknown key `{where}{key}`{suffix(key, allowed)} "
-                                     f"(allowed: {', '.join(allowed)})")
-        present = set(node.keys())
-        for key in required:
-            if key not in present:
-                self.error(node, f"{what + ': ' if what else ''}missing required key `{key}`")
-
-    # -- scalars --------------------------------------------------------------------------
-    def text(self, node: Optional[YNode], what: str, *, numbers: bool = False,
-             nonempty: bool = False, pattern: Optional[str] = None, pattern_hint: str = "") -> Optional[str]:
-        """A string. With numbers=True a number is taken as written (`5432`, `3.10`)."""
-        if node is None or node.bad:
-            return None
-        if node.kind == "scalar" and isinstance(node.value, str):
-            value = node.value
-        elif numbers and node.kind == "scalar" and isinstance(node.value, (int, float)) \
-                and not isinstance(node.value, bool):
-            value = node.raw
-        else:
-            hint = ""
-            if node.kind == "scalar" and node.value is not None and node.raw:
-                hint = f"; quote it if you meant the text: \"{node.raw}\""
-            elif node.kind == "scalar" and node.value is None:
-                hint = "; give a value or remove the key"
-            self.error(node, f"{what}: expected text, got {type_name(node)}{hint}")
-            return None
-        if nonempty and not value.strip():
-            self.error(node, f"{what}: must not be empty")
-            return None
-        if pattern is not None and not re.fullmatch(pattern, value):
-            self.error(node, f"{what}: `{value}` is not valid{'; ' + pattern_hint if pattern_hint else ''}")
-            return None
-        return value
-
-    def boolean(self, node: Optional[YNode], what: str) -> Optional[bool]:
-        if node is None or node.bad:
-            return None
-        if node.kind == "scalar" and isinstance(node.value, bool):
-            return node.value
-        self.error(node, f"{what}: expected true or false, got {type_name(node)}")
-        return None
-
-    def integer(self, node: Optional[YNode], what: str, minimum: Optional[int] = None,
-                maximum: Optional[int] = None) -> Optional[int]:
-        if node is None or node.bad:
-            return None
-        if node.kind != "scalar" or isinstance(node.value, bool) or not isinstance(node.value, int):
-            self.error(node, f"{what}: expected a whole number, got {type_name(node)}")
-            return None
-        v = node.value
-        if (minimum is not None and v < minimum) or (maximum is not None and v > maximum):
-            lo = "" if minimum is None else str(minimum)
-            hi = "" if maximum is None else str(maximum)
-            self.error(node, f"{what}: {v} is out of range ({lo}..{hi})")
-            return None
-        return v
-
-    # -- collections ----------------------------------------------------------------------
-    def seq(self, node: Optional[YNode], what: str) -> Optional[list[YNode]]:
-        if node is None or node.bad:
-            return None
-        if node.kind == "scalar" and node.value is None:
-            return []
-        if node.kind != "seq":
-            hint = ""
-            if node.kind == "scalar" and isinstance(node.value, str):
-                hint = f"; write it as a list: [{node.raw}] or one `- item` per line"
-            self.error(node, f"{what}: expected a list, got {type_name(node)}{hint}")
-            return None
-        return node.items()
-
-    def text_list(self, node: Optional[YNode], what: str, **kw: Any) -> Optional[list[tuple[str, YNode]]]:
-        items = self.seq(node, what)
-        if items is None:
-            return None
-        out: list[tuple[str, YNode]] = []
-        for i, item in enumerate(items):
-            v = self.text(item, f"{what}[{i}]", **kw)
-            if v is not None:
-                out.append((v, item))
-        return out
-
-    def text_map(self, node: Optional[YNode], what: str, key_pattern: Optional[str] = None,
-                 key_hint: str = "", numbers: bool = True) -> Optional[dict[str, tuple[str, YNode]]]:
-        m = self.mapping(node, what)
-        if m is None:
-            return None
-        out: dict[str, tuple[str, YNode]] = {}
-        for pair in m.pairs():
-            key = pair.key.value
-            if not isinstance(key, str):
-                self.error(pair.key, f"{what}: a name must be text, got {type_name(pair.key)}; "
-                                     f"quote it: \"{pair.key.raw}\"")
-                continue
-            if key_pattern is not None and not re.fullmatch(key_pattern, key):
-                self.error(pair.key, f"{what}: `{key}` is not a valid name{'; ' + key_hint if key_hint else ''}")
-                continue
-            v = self.text(pair.value, f"{what}.{key}", numbers=numbers)
-            if v is not None:
-                out[key] = (v, pair.value)
-        return out
-
-
-# ---------------------------------------------------------------------------------------
-# Hashes
-# ---------------------------------------------------------------------------------------
-
-NIX32 = "0123456789abcdfghijklmnpqrsvwxyz"
-
-
-def nix32_encode(data: bytes) -> str:
-    n = (len(data) * 8 - 1) // 5 + 1
-    out = []
-    for i in range(n - 1, -1, -1):
-        b = i * 5
-        j, k = divmod(b, 8)
-        c = data[j] >> k
-        if j + 1 < len(data):
-            c |= data[j + 1] << (8 - k)
-        out.append(NIX32[c & 0x1F])
-    return "".join(out)
-
-
-def nix32_decode(text: str, size: int = 32) -> Optional[bytes]:
-    if len(text) != (size * 8 - 1) // 5 + 1 or any(c not in NIX32 for c in text):
-        return None
-    out = bytearray(size)
-    for n, ch in enumerate(reversed(text)):
-        digit = NIX32.index(ch)
-        b = n * 5
-        j, k = divmod(b, 8)
-        out[j] |= (digit << k) & 0xFF
-        if j + 1 < size:
-            out[j + 1] |= digit >> (8 - k)
-        elif digit >> (8 - k):
-            return None
-    return bytes(out)
-
-
-def sha256_to_sri(text: str) -> Optional[str]:
-    """Any sha256 spelling Nix accepts (SRI, sha256:base32, base32, hex) -> SRI, or None."""
-    t = text.strip()
-    raw: Optional[bytes] = None
-    if t.startswith("sha256-"):
-        try:
-            raw = base64.b64decode(t[7:], validate=True)
-        except (binascii.Error, ValueError):
-            return None
-    else:
-        if t.startswith("sha256:"):
-            t = t[7:]
-        if re.fullmatch(r"[0-9a-fA-F]{64}", t):
-            raw = bytes.fromhex(t)
-        else:
-            raw = nix32_decode(t)
-    if raw is None or len(raw) != 32:
-        return None
-    return "sha256-" + base64.b64encode(raw).decode()
-
-
-def sri_to_nix32(sri: str) -> str:
-    return nix32_encode(base64.b64decode(sri[7:]))
-
-
-# ---------------------------------------------------------------------------------------
-# The profile schema
-# ---------------------------------------------------------------------------------------
 
 TOP_KEYS = ("name", "description", "extends", "nixpkgs", "packages", "python", "env", "shellHook",
             "scripts", "allowUnfree", "unfree", "editors", "services")
-PIN_KEYS = ("rev", "narHash", "owner", "repo", "lastModified", "url", "sha256")
 PYTHON_KEYS = ("version", "requirements", "venv", "libraries")
-VSCODE_KEYS = ("extensions", "settings")
 SERVICE_NAMES = ("postgresql", "redis", "mysql", "memcached", "minio", "rabbitmq", "mongodb")
 SERVICE_KEYS = ("enable", "package", "port", "data_dir", "databases", "settings")
 
@@ -280,7 +37,6 @@ ENV_HINT = "a variable name is letters, digits and '_', not starting with a digi
 SCRIPT_RE = r"[A-Za-z0-9_][A-Za-z0-9_.+-]*"
 SCRIPT_HINT = "a script name is a command name: letters, digits, '.', '_', '+', '-'"
 PYVER_RE = r"3\.\d{1,2}"
-REV_RE = r"[0-9a-f]{40}"
 
 #: Variables the shell sets itself (nix develop and nix-shell ignore or overwrite them),
 #: or that onboard sets. Setting them in `env` would not work or would break the shell.
@@ -299,16 +55,6 @@ MKSHELL_ARGS = {"name", "packages", "inputsFrom", "buildInputs", "nativeBuildInp
                 "propagatedBuildInputs", "propagatedNativeBuildInputs", "shellHook", "passthru",
                 "meta", "builder", "args", "system", "outputs", "stdenv", "phases", "env",
                 "__structuredAttrs", "allowSubstitutes", "preferLocalBuild", "passAsFile"}
-
-BRANCH_WORDS = re.compile(r"^(nixos|nixpkgs|release|master|main|unstable|stable|staging|HEAD)", re.I)
-
-
-def pin_advice(ref: str) -> str:
-    return (f"`{ref}` is a branch: it moves, so the same profile would give different packages on "
-            "different days. Pin the package set to a commit: `rev: <40-hex commit>` and "
-            "`narHash: sha256-...`; `nix flake metadata github:NixOS/nixpkgs/"
-            f"{ref} --json` prints both (locked.rev, locked.narHash)")
-
 
 @dataclass
 class ProfileDoc:
@@ -398,9 +144,10 @@ def check_profile_document(root: Optional[YNode], file: str, c: Checker) -> Prof
         elif pn is not None and pn.value is not None:
             doc.python_keys = {"version"}
 
-    env = c.text_map(top.get("env"), "env", key_pattern=ENV_RE, key_hint=ENV_HINT)
+    env_node = top.get("env")
+    env = c.text_map(env_node, "env", key_pattern=ENV_RE, key_hint=ENV_HINT)
     for key, (value, node) in (env or {}).items():
-        key_node = top.get("env").key_node(key)  # type: ignore[union-attr]
+        key_node = env_node.key_node(key) if env_node is not None else None
         if key in RESERVED_ENV:
             c.error(key_node, f"env: `{key}` cannot be set here: {RESERVED_ENV[key]}")
         elif key in MKSHELL_ARGS:
@@ -460,122 +207,6 @@ def check_package(value: str, node: YNode, c: Checker, what: str) -> bool:
     if verdict == "typo":
         c.warn(node, f"{what}: `{value}` is not a package onboard knows; did you mean `{fix}`?")
     return True
-
-
-def check_pin(node: Optional[YNode], c: Checker) -> Optional[Pin]:
-    if node is None:
-        return None
-    if node.kind == "scalar" and isinstance(node.value, str):
-        v = node.value.strip()
-        m = re.fullmatch(r"(?:github:)?([\w.-]+)/([\w.-]+)/([\w./-]+)", v)
-        ref = m.group(3) if m else v
-        if re.fullmatch(REV_RE, ref):
-            c.error(node, "nixpkgs: a commit alone is not a pin: its content hash is needed too; "
-                          f"write it as a mapping: `nixpkgs: {{rev: {ref}, narHash: sha256-...}}`")
-        elif BRANCH_WORDS.match(ref) or "/" not in ref:
-            c.error(node, "nixpkgs: " + pin_advice(ref))
-        else:
-            c.error(node, "nixpkgs: expected a mapping: `{rev: <40-hex commit>, narHash: sha256-...}` "
-                          "or `{url: <tarball URL>, sha256: ...}`")
-        return None
-    m = c.mapping(node, "nixpkgs")
-    if m is None:
-        return None
-    c.keys(m, PIN_KEYS, "nixpkgs", advice={
-        "ref": "a branch or tag moves; " + pin_advice("<branch>").split(". ", 1)[1],
-        "branch": "a branch moves; " + pin_advice("<branch>").split(". ", 1)[1],
-        "hash": "did you mean `narHash` (with rev) or `sha256` (with url)?",
-    })
-    keys = set(m.keys())
-    if not keys:
-        c.error(node, "nixpkgs: empty pin; give `rev` and `narHash` (a nixpkgs commit) "
-                      "or `url` and `sha256` (a tarball)")
-        return None
-    if "url" in keys and keys & {"rev", "owner", "repo", "narHash"}:
-        c.error(m, "nixpkgs: give either rev + narHash (a GitHub commit) or url + sha256 (a tarball), not both")
-        return None
-    if "url" in keys or "sha256" in keys and "rev" not in keys:
-        return _tarball_pin(m, c)
-    return _github_pin(m, c)
-
-
-def _hash(node: Optional[YNode], what: str, c: Checker) -> Optional[str]:
-    text = c.text(node, what)
-    if text is None:
-        return None
-    sri = sha256_to_sri(text)
-    if sri is None:
-        if text.startswith(("sha512-", "sha1-", "md5-")):
-            c.error(node, f"{what}: only sha256 hashes are used for the package set")
-        else:
-            c.error(node, f"{what}: `{text}` is not a sha256 hash; expected SRI form `sha256-` + 44 "
-                          "base64 characters (as in flake.lock), or Nix's 52-character base32")
-    return sri
-
-
-def _github_pin(m: YNode, c: Checker) -> Optional[Pin]:
-    ok = True
-    for key in ("rev", "narHash"):
-        if m.get(key) is None:
-            c.error(m, f"nixpkgs: missing `{key}`; a pin is a commit (rev: 40 hex digits) and the "
-                       "hash of its content (narHash: sha256-...)")
-            ok = False
-    rev_node = m.get("rev")
-    rev = c.text(rev_node, "nixpkgs.rev", numbers=True)
-    if rev is not None:
-        if re.fullmatch(REV_RE, rev):
-            pass
-        elif re.fullmatch(r"[0-9a-fA-F]{40}", rev):
-            rev = rev.lower()
-        elif re.fullmatch(r"[0-9a-fA-F]{4,39}", rev):
-            c.error(rev_node, f"nixpkgs.rev: `{rev}` is a short commit id; give all 40 hex digits")
-            rev = None
-        elif BRANCH_WORDS.match(rev) or re.fullmatch(r"[\w./-]+", rev):
-            c.error(rev_node, "nixpkgs.rev: " + pin_advice(rev))
-            rev = None
-        else:
-            c.error(rev_node, f"nixpkgs.rev: `{rev}` is not a commit; expected 40 hex digits")
-            rev = None
-    nar = _hash(m.get("narHash"), "nixpkgs.narHash", c)
-    owner = c.text(m.get("owner"), "nixpkgs.owner", pattern=r"[A-Za-z0-9][\w.-]*") if m.get("owner") else "NixOS"
-    repo = c.text(m.get("repo"), "nixpkgs.repo", pattern=r"[\w.-]+") if m.get("repo") else "nixpkgs"
-    last = c.integer(m.get("lastModified"), "nixpkgs.lastModified", minimum=0)
-    if not ok or rev is None or nar is None or owner is None or repo is None:
-        return None
-    return Pin(kind="github", owner=owner, repo=repo, rev=rev, nar_hash=nar, last_modified=last or 0)
-
-
-def _tarball_pin(m: YNode, c: Checker) -> Optional[Pin]:
-    ok = True
-    for key in ("url", "sha256"):
-        if m.get(key) is None:
-            c.error(m, f"nixpkgs: missing `{key}`; a tarball pin is a URL and the sha256 of its "
-                       "unpacked content (what fetchTarball checks)")
-            ok = False
-    url_node = m.get("url")
-    url = c.text(url_node, "nixpkgs.url")
-    if url is not None:
-        if not re.fullmatch(r"(https?|file)://\S+", url):
-            c.error(url_node, f"nixpkgs.url: `{url}` is not an http(s):// or file:// URL")
-            url = None
-        elif not re.search(r"\.(tar\.gz|tgz|tar\.xz|tar\.bz2|tar\.zst|tar|zip)$", url.split("?")[0]):
-            c.error(url_node, "nixpkgs.url: expected a tarball URL ending in .tar.gz, .tar.xz, .tar.bz2, "
-                              ".tar.zst, .tar or .zip")
-            url = None
-        else:
-            gh = re.search(r"github\.com/[^/]+/[^/]+/archive/(.+?)\.(tar\.gz|zip)$", url)
-            if gh and not re.fullmatch(REV_RE, gh.group(1)):
-                c.error(url_node, "nixpkgs.url: " + pin_advice(gh.group(1)))
-                url = None
-            elif re.search(r"(channels\.nixos\.org|nixos\.org/channels)/[^/]+/nixexprs", url):
-                c.error(url_node, "nixpkgs.url: a channel URL always serves the channel's newest "
-                                  "release, so its sha256 stops matching; use a release's own URL "
-                                  "(releases.nixos.org/...) or pin a commit with rev + narHash")
-                url = None
-    sha = _hash(m.get("sha256"), "nixpkgs.sha256", c)
-    if not ok or url is None or sha is None:
-        return None
-    return Pin(kind="tarball", url=url, nar_hash=sha, sha256=sha)
 
 
 def check_python(node: Optional[YNode], file: str, c: Checker) -> dict[str, Any]:
@@ -657,24 +288,16 @@ def check_editors(node: Optional[YNode], c: Checker) -> dict[str, Any]:
             b = c.boolean(m.get(key), f"editors.{key}")
             if b is not None:
                 out[key] = b
-    vs = m.get("vscode")
-    if vs is not None:
-        if vs.kind == "scalar" and isinstance(vs.value, bool):
-            out["vscode"] = vs.value
-        else:
-            vm = c.mapping(vs, "editors.vscode")
-            if vm is not None:
-                c.keys(vm, VSCODE_KEYS, "editors.vscode")
-                conf: dict[str, Any] = {}
-                if vm.get("extensions") is not None:
-                    conf["extensions"] = [v for v, _ in c.text_list(
-                        vm.get("extensions"), "editors.vscode.extensions", pattern=r"[\w-]+\.[\w.-]+",
-                        pattern_hint="an extension id is publisher.name, like mkhl.direnv") or []]
-                if vm.get("settings") is not None:
-                    sm = c.mapping(vm.get("settings"), "editors.vscode.settings")
-                    if sm is not None:
-                        conf["settings"] = sm.to_python()
-                out["vscode"] = conf
+    for editor in (e for e in registry.EDITORS if e.settings):  # true|false, or its own settings
+        value = m.get(editor.id)
+        if value is None:
+            continue
+        if value.kind == "scalar" and isinstance(value.value, bool):
+            out[editor.id] = value.value
+            continue
+        conf = _editor_module(editor.module).check_profile_settings(value, c)
+        if conf is not None:
+            out[editor.id] = conf
     ec = m.get("editorconfig")
     if ec is not None:
         em = c.mapping(ec, "editors.editorconfig")
@@ -726,9 +349,10 @@ def check_services(node: Optional[YNode], c: Checker) -> dict[str, Any]:
             b = c.boolean(sm.get("enable"), f"{what}.enable")
             if b is not None:
                 conf["enable"] = b
-        if sm.get("package") is not None:
-            p = c.text(sm.get("package"), f"{what}.package")
-            if p is not None and check_package(p, sm.get("package"), c, f"{what}.package"):  # type: ignore[arg-type]
+        pkg_node = sm.get("package")
+        if pkg_node is not None:
+            p = c.text(pkg_node, f"{what}.package")
+            if p is not None and check_package(p, pkg_node, c, f"{what}.package"):
                 conf["package"] = p
         if sm.get("port") is not None:
             p2 = c.integer(sm.get("port"), f"{what}.port", 1, 65535)
@@ -756,8 +380,24 @@ def python_spec(python: dict[str, Any]) -> Optional[PythonSpec]:
                       venv_dir=python.get("venv", ".venv"), libraries=list(python.get("libraries", [])))
 
 
-__all__ = ["Checker", "ValidationError", "Problem", "ProfileDoc", "check_profile_document", "check_pin",
-           "sha256_to_sri", "sri_to_nix32", "nix32_encode", "nix32_decode", "did_you_mean"]
+__all__ = ["ProfileDoc", "check_profile_document", "check_package", "check_pin", "check_python",
+           "check_editors", "check_services", "python_spec", "SCHEMA_REFERENCE", "NAME_RE", "NAME_HINT"]
+
+
+def _editors_reference() -> str:
+    """The `editors:` lines of SCHEMA_REFERENCE, from the registry: each editor with
+    settings says what its mapping holds, the others are true|false."""
+    from onboard.core.integrations.editors import registry
+
+    lines = [f"{e.id}: {_editor_module(e.module).PROFILE_REFERENCE} | true,"
+             for e in registry.EDITORS if e.settings]
+    lines.append(" / ".join(e.id for e in registry.EDITORS if not e.settings)
+                 + ": true|false, editorconfig: {GLOB: {key: value}}")
+    return ("\n" + " " * 28).join(lines)
+
+
+def _editor_module(name: str) -> Any:
+    return importlib.import_module(f"onboard.core.integrations.editors.{name}")
 
 
 SCHEMA_REFERENCE = """\
@@ -799,8 +439,7 @@ scripts: {NAME: COMMAND}    commands on PATH inside the shell (bin/NAME, run by 
 allowUnfree: true|false     unfree packages are refused unless allowed
 unfree: [NAME, ...]         allow exactly these (by package name); allowUnfree: true without a
                             list allows every unfree package, and the plan says so
-editors:                    vscode: {extensions: [publisher.name], settings: {...}} | true,
-                            neovim / vim / emacs: true|false, editorconfig: {GLOB: {key: value}}
+editors:                    """ + _editors_reference() + """
 services:                   postgresql, redis, mysql, memcached, minio, rabbitmq, mongodb:
                             true | {enable, package, port, data_dir, databases, settings}
                             (declared for tools that start them; onboard does not start services)

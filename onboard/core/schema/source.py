@@ -6,7 +6,7 @@ every key and value, so validation can say `file:line:col: message`. Duplicate k
 which safe_load silently resolves to the last one, are reported as problems; YAML syntax
 errors become problems located at the parser's mark.
 
-Reusable by any YAML file onboard reads (profiles, the team config). yaml is imported
+Used by every YAML file onboard reads (profiles, the team config). yaml is imported
 inside the functions: importing this module costs nothing.
 """
 
@@ -157,7 +157,7 @@ def type_name(node: YNode) -> str:
     return f"a {type(v).__name__} ({node.raw})"
 
 
-def _loader_class():  # type: ignore[no-untyped-def]
+def _loader_class() -> Any:
     import yaml
 
     return getattr(yaml, "CSafeLoader", None) or yaml.SafeLoader
