@@ -11,7 +11,7 @@ import time
 import pytest
 
 from onboard.cli.fastpath import Usage, parse_argv
-from onboard.core.profiles import build, cache
+from onboard.core.profiles import cache, envsh
 from onboard.core.profiles.gc import parse_age
 from onboard.core.profiles.generations import Generation, diff
 
@@ -26,7 +26,7 @@ def sourced(env_sh: str, script: str, env: dict | None = None) -> str:
 
 
 def test_env_script_round_trips_values_arrays_functions_through_bash(tmp_path):
-    model = build.EnvModel(
+    model = envsh.EnvModel(
         variables={
             "TRICKY": ("exported", TRICKY),
             "LOCAL_ONLY": ("var", "not exported"),
@@ -44,7 +44,7 @@ def test_env_script_round_trips_values_arrays_functions_through_bash(tmp_path):
         },
         functions={"greet": 'greet ()\n{\n    echo "hi $1"\n}'})
     env_sh = tmp_path / "env.sh"
-    env_sh.write_text(build.render_env_script(model, "demo"))
+    env_sh.write_text(envsh.render_env_script(model, "demo"))
     env = {"PATH": "/usr/bin:/bin", "HOME": "/home/me", "SHELL": "/bin/zsh", "OLDPWD": str(tmp_path)}
     out = sourced(str(env_sh), 'printf "%s\\0" "$TRICKY" "$HOOKED" "${ARR[@]}" "${#ARR[@]}" "${ASSOC[k 1]}" '
                   '"$PATH" "$SHELL" "$HOME" "$OLDPWD" "${TMPDIR-unset}" "${NIX_BUILD_TOP-unset}" '
@@ -58,10 +58,10 @@ def test_env_script_round_trips_values_arrays_functions_through_bash(tmp_path):
 
 
 def test_pure_env_script_does_not_append_the_outer_path(tmp_path):
-    model = build.EnvModel(variables={"PATH": ("exported", "/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-x/bin"),
+    model = envsh.EnvModel(variables={"PATH": ("exported", "/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-x/bin"),
                                       "IN_NIX_SHELL": ("exported", "impure")})
     env_sh = tmp_path / "env.sh"
-    env_sh.write_text(build.render_env_script(model, "demo"))
+    env_sh.write_text(envsh.render_env_script(model, "demo"))
     out = sourced(str(env_sh), 'echo "$PATH|$IN_NIX_SHELL|${ONBOARD_PURE-gone}"',
                   env={"PATH": "/usr/bin:/bin", "ONBOARD_PURE": "1"})
     assert out.strip() == "/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-x/bin|pure|gone"
@@ -72,14 +72,14 @@ def test_pure_env_script_does_not_append_the_outer_path(tmp_path):
 
 def test_nix_shell_dump_is_read_back_exactly(tmp_path):
     dumper = tmp_path / "dump.sh"
-    dumper.write_text(build.DUMPER)
+    dumper.write_text(envsh.DUMPER)
     out = tmp_path / "out"
-    script = (f"export TRICKY={build.sh_quote(TRICKY)}; PLAIN=p; ARR=(x 'y z'); declare -A AS=([k]=v); "
+    script = (f"export TRICKY={envsh.sh_quote(TRICKY)}; PLAIN=p; ARR=(x 'y z'); declare -A AS=([k]=v); "
               f"f1() {{ echo f1; }}; onboardShellHook='echo hook'; shellHook=''; export IN_NIX_SHELL=pure; "
               f"export USER=someone; PATH=/usr/bin:/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-x/bin; "
               f". {dumper} {out}")
     subprocess.run(["bash", "--norc", "--noprofile", "-c", script], check=True)
-    model = build.model_from_dump(out.read_bytes(), strip_path_prefix="/usr/bin")
+    model = envsh.model_from_dump(out.read_bytes(), strip_path_prefix="/usr/bin")
     v = model.variables
     assert v["TRICKY"] == ("exported", TRICKY)
     assert v["PLAIN"] == ("var", "p")
@@ -95,7 +95,7 @@ def test_nix_shell_dump_is_read_back_exactly(tmp_path):
 def test_model_from_print_dev_env_json():
     doc = {"bashFunctions": {"runHook": " \n    echo run\n"},
            "variables": {"A": {"type": "exported", "value": "1"}, "L": {"type": "array", "value": ["x"]}}}
-    model = build.model_from_json(doc)
+    model = envsh.model_from_json(doc)
     assert model.variables == {"A": ("exported", "1"), "L": ("array", ["x"])}
     assert model.functions["runHook"] == "runHook ()\n{\n \n    echo run\n}"
 
