@@ -448,12 +448,13 @@ team_default_profile() { # prints the team config's default profile; 3 = the con
 	"$VENV/bin/python" -c '
 import sys
 try:
-    from onboard.core.teamconfig import TeamConfigError, load_team_config
+    from onboard.core.schema import SchemaError
+    from onboard.core.teamconfig import load_team_config
 except ImportError:
     sys.exit(0)
 try:
     team = load_team_config()
-except TeamConfigError as exc:
+except SchemaError as exc:
     sys.stderr.write(str(exc) + "\n")
     sys.exit(3)
 if team is not None and team.default_profile:
