@@ -14,7 +14,9 @@ import pytest
 from onboard.core.choices import Choices, ChoicesError
 from onboard.core.engine.plan import preview
 from onboard.core.integrations import direnv as dv
-from onboard.core.integrations.actions import DirenvAllow, GeneratedFile, PlanNote, direnv_allowed
+from onboard.core.integrations.actions.direnv_allow import DirenvAllow, direnv_allowed
+from onboard.core.integrations.actions.generated_file import GeneratedFile
+from onboard.core.integrations.actions.plan_note import PlanNote
 from onboard.core.integrations.planner import plan_integrations
 from tests.support import tree
 from tests.support.direnv_home import World, apply, uninstall_all, which_with, write_profile

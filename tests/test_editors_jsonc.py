@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from onboard.core.engine.plan import Plan, apply_plan
-from onboard.core.integrations.actions import JsoncEdit, apply_jsonc, undo_jsonc
+from onboard.core.integrations.actions.jsonc_edit import JsoncEdit, apply_jsonc, undo_jsonc
 from onboard.core.integrations.editors import jsonc
 from tests.support.direnv_home import uninstall_all
 

@@ -12,7 +12,8 @@ import pytest
 
 from onboard.core.actions.blocks import MarkedBlock
 from onboard.core.choices import Choices
-from onboard.core.integrations.actions import JsoncEdit, PlanNote
+from onboard.core.integrations.actions.jsonc_edit import JsoncEdit
+from onboard.core.integrations.actions.plan_note import PlanNote
 from onboard.core.integrations.editors import emacs, jsonc, neovim, vim, vscode
 from onboard.core.integrations.planner import plan_integrations, suggested_components
 from tests.support import tree

@@ -20,10 +20,12 @@ import pytest
 
 from onboard.core.engine.action import Context
 from onboard.core.events import ActionProgress, Collector
-from onboard.core.nixinstall.actions import UNPACKED_MARKER, StorePaths, UnpackRelease
+from onboard.core.nixinstall.actions.common import UNPACKED_MARKER
+from onboard.core.nixinstall.actions.store_paths import StorePaths
+from onboard.core.nixinstall.actions.unpack_release import UnpackRelease
 from onboard.core.nixinstall.source import ChecksumError
-from onboard.core.nixinstall.unpack import (NIX_BASE32, ReleaseInfo, UnpackError, check_store_path, extract_release,
-                                            parse_reginfo, release_info, safe_extract)
+from onboard.core.nixinstall.release import ReleaseInfo, parse_reginfo, release_info
+from onboard.core.nixinstall.unpack import NIX_BASE32, UnpackError, check_store_path, extract_release, safe_extract
 from tests.support.install_fixtures import ONBOARD_LOGS, assert_unchanged, can_sandbox, sandbox  # noqa: F401
 from tests.support.install_ns import Sandbox, snapshot
 from tests.support.install_tarball import get_tarball

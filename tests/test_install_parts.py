@@ -12,17 +12,19 @@ from pathlib import Path
 
 import pytest
 
-from onboard.core.actions.system import SystemdUnits, generated_unit, proxy_env
+from onboard.core.actions.system import proxy_env
 from onboard.core.choices import Choices
 from onboard.core.engine.action import ActionError, Context
 from onboard.core.engine.plan import preview
 from onboard.core.events import ActionProgress, Collector
 from onboard.core.nixinstall import versions
-from onboard.core.nixinstall.actions import NixpkgsConfig, insert_before_last_brace, nixpkgs_config_problem
+from onboard.core.nixinstall.actions.nixpkgs_config import NixpkgsConfig, insert_before_last_brace, nixpkgs_config_problem
+from onboard.core.nixinstall.actions.systemd_units import SystemdUnits, generated_unit
 from onboard.core.nixinstall.errors import PlanningError
 from onboard.core.nixinstall.planner import MachineView, plan_nix_install
 from onboard.core.nixinstall.source import ChecksumError, DownloadError, download, part_path
-from onboard.core.nixinstall.unpack import UnpackError, parse_reginfo, release_info, safe_extract
+from onboard.core.nixinstall.release import parse_reginfo, release_info
+from onboard.core.nixinstall.unpack import UnpackError, safe_extract
 from tests.support.install_server import TarballServer
 from tests.support.install_tarball import get_tarball
 
@@ -268,7 +270,7 @@ def test_read_only_rc_file_stops_planning(isolated_home):
 
 
 def test_substituters_from_the_team_are_validated(isolated_home):
-    from onboard.core.nixinstall.planner import NixSettings, nix_conf_lines
+    from onboard.core.nixinstall.configs import NixSettings, nix_conf_lines
 
     lines = nix_conf_lines(True, NixSettings(["https://cache.example.org"], ["cache.example.org-1:abc="]))
     assert lines == ["build-users-group = nixbld", "experimental-features = nix-command flakes",
@@ -408,7 +410,7 @@ def test_nix_tree_repair_keeps_the_state_from_before_the_install(tmp_path):
     from before the install, so uninstall still removes what the install put there."""
     from onboard.core.engine.plan import Plan, apply_plan, revert_receipt
     from onboard.core.engine.receipt import load_receipt
-    from onboard.core.nixinstall.actions import NixTree
+    from onboard.core.nixinstall.actions.nix_tree import NixTree
 
     root = tmp_path / "nix"
     tree = NixTree(root=str(root), dirs=[str(root / "var" / "nix" / "db")], home=str(tmp_path / "h"))
@@ -427,7 +429,7 @@ def test_uninstall_refuses_to_walk_into_a_mount_inside_nix(tmp_path):
     import subprocess
     import sys
 
-    from onboard.core.nixinstall.actions import mounts_below
+    from onboard.core.nixinstall.actions.nix_tree import mounts_below
     from tests.conftest import ROOT
 
     info = tmp_path / "mountinfo"
@@ -443,7 +445,7 @@ import os, sys
 sys.path.insert(0, {str(ROOT)!r})
 from onboard.core.engine.plan import Plan, apply_plan, revert_receipt
 from onboard.core.engine.receipt import load_receipt
-from onboard.core.nixinstall.actions import NixTree
+from onboard.core.nixinstall.actions.nix_tree import NixTree
 tree = NixTree(root={str(root)!r}, dirs=[{str(root / "var")!r}], home={str(tmp_path / "h")!r})
 assert apply_plan(Plan("t", [tree])).ok
 os.makedirs({str(root / "var" / "data")!r})

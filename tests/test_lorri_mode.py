@@ -16,7 +16,9 @@ import pytest
 
 from onboard.core.choices import Choices
 from onboard.core.integrations import lorri as lr
-from onboard.core.integrations.actions import GeneratedFile, PlanNote, SystemdUserUnits
+from onboard.core.integrations.actions.generated_file import GeneratedFile
+from onboard.core.integrations.actions.plan_note import PlanNote
+from onboard.core.integrations.actions.systemd_user_units import SystemdUserUnits
 from onboard.core.integrations.planner import plan_integrations
 from tests.conftest import needs_nix
 from tests.support import fake_lorri, standin, tree

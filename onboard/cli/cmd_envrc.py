@@ -35,7 +35,7 @@ def run(args: argparse.Namespace, out: Output) -> int:
     from onboard.core.choices import ChoicesError
     from onboard.core.engine.lock import LockedError
     from onboard.core.engine.plan import Plan, apply_plan
-    from onboard.core.integrations.actions import DirenvAllow, direnv_allowed
+    from onboard.core.integrations.actions.direnv_allow import DirenvAllow, direnv_allowed
     from onboard.core.integrations.planner import plan_envrc
 
     try:

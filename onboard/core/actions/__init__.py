@@ -1,12 +1,5 @@
-"""Built-in actions. Importing this package registers every action kind."""
-
-from onboard.core.actions import files  # noqa: F401
-from onboard.core.actions import blocks  # noqa: F401
-from onboard.core.actions import commands  # noqa: F401
-from onboard.core.integrations import actions as _integrations  # noqa: F401
-from onboard.core.nixinstall import actions as _nixinstall  # noqa: F401
-
-try:  # modules added by later capabilities register themselves when present
-    from onboard.core.actions import system  # noqa: F401
-except ImportError:  # pragma: no cover
-    pass
+"""Generic actions: files, directories and links (files), marked blocks in text files
+(blocks), commands (commands), and helpers for actions that change users, groups and
+processes (system). Actions of a capability live with it (onboard.core.nixinstall.actions,
+onboard.core.integrations.actions); onboard.core.action_kinds lists every module.
+"""

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Optional, Sequence
 
 from onboard.core import paths
+from onboard.core.engine.kinds import kind_class, register
 from onboard.core.events import Emitter, LogLine, Notice, discard
 
 
@@ -28,29 +29,9 @@ class ActionError(Exception):
         self.hint = hint
 
 
-_REGISTRY: dict[str, type["Action"]] = {}
-
-
-def register(cls: type["Action"]) -> type["Action"]:
-    if not cls.kind or cls.kind in _REGISTRY and _REGISTRY[cls.kind] is not cls:
-        raise ValueError(f"action kind {cls.kind!r} is missing or taken")
-    _REGISTRY[cls.kind] = cls
-    return cls
-
-
-def _load_builtin_actions() -> None:
-    # Importing these modules registers their actions.
-    import onboard.core.actions  # noqa: F401
-
-
 def action_from_dict(data: dict[str, Any]) -> "Action":
-    kind = data["kind"]
-    if kind not in _REGISTRY:
-        _load_builtin_actions()
-    try:
-        cls = _REGISTRY[kind]
-    except KeyError:
-        raise ActionError(f"unknown action kind {kind!r} in receipt") from None
+    """The action a receipt (or a saved plan) recorded: its kind's class, with its parameters."""
+    cls = kind_class(data["kind"])
     names = {f.name for f in dataclasses.fields(cls)}
     params = {k: v for k, v in data.get("params", {}).items() if k in names}
     return cls(**params)
@@ -184,4 +165,5 @@ def owner_ids(user: Optional[str]) -> tuple[Optional[int], Optional[int]]:
     return pw.pw_uid, pw.pw_gid
 
 
-__all__ = ["Action", "ActionError", "Context", "register", "action_from_dict", "owner_ids", "field"]
+__all__ = ["Action", "ActionError", "Context", "register", "kind_class", "action_from_dict", "owner_ids",
+           "field"]

@@ -18,7 +18,9 @@ from onboard.core import paths
 from onboard.core.actions.blocks import MarkedBlock, find_block
 from onboard.core.engine.action import Action
 from onboard.core.engine.fsutil import read_bytes, resolve_target
-from onboard.core.integrations.actions import DirenvAllow, GeneratedFile, PlanNote
+from onboard.core.integrations.actions.direnv_allow import DirenvAllow
+from onboard.core.integrations.actions.generated_file import GeneratedFile
+from onboard.core.integrations.actions.plan_note import PlanNote
 
 LIBRARY_NAME = "onboard.sh"
 LAUNCHER_SLOT = "# @ONBOARD_LAUNCHER@"

@@ -12,7 +12,8 @@ from typing import Callable, Optional
 
 from onboard.core import paths
 from onboard.core.engine.action import Action
-from onboard.core.integrations.actions import PlanNote, SystemdUserUnits
+from onboard.core.integrations.actions.plan_note import PlanNote
+from onboard.core.integrations.actions.systemd_user_units import SystemdUserUnits
 
 Which = Callable[[str], Optional[str]]
 

@@ -22,7 +22,7 @@ from onboard.core.engine.plan import Plan
 from onboard.core.integrations import direnv as dv
 from onboard.core.integrations import lorri as lr
 from onboard.core.integrations.editors import registry as editor_registry
-from onboard.core.integrations.actions import PlanNote
+from onboard.core.integrations.actions.plan_note import PlanNote
 
 Which = Callable[[str], Optional[str]]
 

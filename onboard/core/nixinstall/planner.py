@@ -8,41 +8,38 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
 from onboard.core import paths
 from onboard.core.actions.files import Symlink
-from onboard.core.actions.system import (BuildUsers, CreateGroup, DaemonProcess, SystemdUnits, getent,
-                                         proxy_env, user_plan_problems)
+from onboard.core.actions.system import getent, proxy_env
 from onboard.core.choices import Choices
 from onboard.core.engine.plan import Plan
+from onboard.core.machine import existing_nix, init_system
 from onboard.core.nixinstall import layout
-from onboard.core.nixinstall.actions import (FetchTarball, LoadDb, NixConfBlock, NixpkgsConfig, NixProfile,
-                                             NixTree, SelfTest, ShellRcBlock, StorePaths, UnpackRelease,
-                                             _writable_problem, nixpkgs_config_problem)
+from onboard.core.nixinstall.actions.build_group import CreateGroup
+from onboard.core.nixinstall.actions.build_users import BuildUsers, user_plan_problems
+from onboard.core.nixinstall.actions.common import writable_problem
+from onboard.core.nixinstall.actions.daemon_process import DaemonProcess
+from onboard.core.nixinstall.actions.fetch_tarball import FetchTarball
+from onboard.core.nixinstall.actions.load_db import LoadDb
+from onboard.core.nixinstall.actions.nix_conf_block import NixConfBlock
+from onboard.core.nixinstall.actions.nix_profile import NixProfile
+from onboard.core.nixinstall.actions.nix_tree import NixTree
+from onboard.core.nixinstall.actions.self_test import SelfTest
+from onboard.core.nixinstall.actions.store_paths import StorePaths
+from onboard.core.nixinstall.actions.systemd_units import SystemdUnits, generated_unit
+from onboard.core.nixinstall.actions.unpack_release import UnpackRelease
+from onboard.core.nixinstall.configs import (BUILD_GROUP, NixSettings, daemon_rc_targets, nix_conf_lines,
+                                             nixpkgs_action, rc_actions, single_rc_targets, team_settings)
 from onboard.core.nixinstall.errors import PlanningError
 from onboard.core.nixinstall.versions import (Release, current_system, known_release, load_table,
                                               lookup_sha256, parse_tarball_name)
 
-BUILD_GROUP = "nixbld"
 BUILD_GID = 30000
 FIRST_UID = 30001
-RC_MARKER = "nix"
-UNFREE_ALL = ("all", "*")
-_SUBST_RE = re.compile(r"^(https?|s3|file|ssh|ssh-ng)://[^\s]+$")
-_KEY_RE = re.compile(r"^[A-Za-z0-9._-]+(-\d+)?:[A-Za-z0-9+/=]+$")
-_PKG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+-]*$")
-
-
-@dataclass
-class NixSettings:
-    """Team settings for nix.conf (from the team's config)."""
-
-    substituters: list[str] = field(default_factory=list)
-    trusted_public_keys: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -55,24 +52,8 @@ class MachineView:
     environ: dict[str, str] = field(default_factory=dict)
 
 
-def team_settings(table: Optional[dict[str, Any]] = None) -> NixSettings:
-    """nix.conf settings a team file adds (the "nix_conf" object of ONBOARD_NIX_VERSIONS' file)."""
-    table = table if table is not None else load_table()
-    conf = table.get("nix_conf") or {}
-    return NixSettings(substituters=list(conf.get("substituters", [])),
-                       trusted_public_keys=list(conf.get("trusted-public-keys", [])))
-
-
 def machine_view() -> MachineView:
-    existing = None
-    try:
-        from onboard.core.machine import existing_nix, init_system
-    except ImportError:  # pragma: no cover
-        init = "systemd" if os.path.isdir("/run/systemd/system") else "none"
-    else:
-        existing = existing_nix()
-        init = init_system()
-    return MachineView(existing=existing, ours=_ours(), init=init, environ=dict(os.environ))
+    return MachineView(existing=existing_nix(), ours=_ours(), init=init_system(), environ=dict(os.environ))
 
 
 def _ours() -> bool:
@@ -144,146 +125,8 @@ def resolve_release(choices: Choices, table: Optional[dict[str, Any]] = None) ->
 
 # -- shell rc blocks ---------------------------------------------------------------------------
 
-SINGLE_SH = """\
-if [ -e "$HOME/.nix-profile/etc/profile.d/nix.sh" ]; then
-  . "$HOME/.nix-profile/etc/profile.d/nix.sh"
-elif [ -d "$HOME/.nix-profile/bin" ]; then
-  case ":$PATH:" in *":$HOME/.nix-profile/bin:"*) ;; *) export PATH="$HOME/.nix-profile/bin:$PATH" ;; esac
-fi"""
-
-SINGLE_FISH = """\
-if test -e "$HOME/.nix-profile/etc/profile.d/nix.fish"
-    source "$HOME/.nix-profile/etc/profile.d/nix.fish"
-else if test -d "$HOME/.nix-profile/bin"; and not contains -- "$HOME/.nix-profile/bin" $PATH
-    set -gx PATH "$HOME/.nix-profile/bin" $PATH
-end"""
-
-DAEMON_SH = """\
-if [ -e /nix/var/nix/profiles/default/etc/profile.d/nix-daemon.sh ]; then
-  . /nix/var/nix/profiles/default/etc/profile.d/nix-daemon.sh
-elif [ -d /nix/var/nix/profiles/default/bin ]; then
-  case ":$PATH:" in *":/nix/var/nix/profiles/default/bin:"*) ;; *) export PATH="$HOME/.nix-profile/bin:/nix/var/nix/profiles/default/bin:$PATH" ;; esac
-fi"""
-
-DAEMON_FISH = """\
-if test -e /nix/var/nix/profiles/default/etc/profile.d/nix-daemon.fish
-    source /nix/var/nix/profiles/default/etc/profile.d/nix-daemon.fish
-else if test -d /nix/var/nix/profiles/default/bin; and not contains -- /nix/var/nix/profiles/default/bin $PATH
-    set -gx PATH "$HOME/.nix-profile/bin" /nix/var/nix/profiles/default/bin $PATH
-end"""
-
-
-def _have(cmd: str, environ: dict[str, str]) -> bool:
-    return shutil.which(cmd, path=environ.get("PATH")) is not None
-
-
-def single_rc_targets(home: str, environ: dict[str, str]) -> list[tuple[str, str]]:
-    """(path, shell) for a single-user install: the login file bash reads, zsh, fish."""
-    h = Path(home)
-    out = []
-    for name in (".bash_profile", ".bash_login", ".profile"):
-        if os.path.lexists(h / name):
-            out.append((str(h / name), "sh"))
-            break
-    else:
-        out.append((str(h / ".profile"), "sh"))
-    if _have("zsh", environ) or os.path.lexists(h / ".zshenv") or os.path.lexists(h / ".zshrc"):
-        out.append((str(h / ".zshenv"), "sh"))
-    fish_dir = Path(environ.get("XDG_CONFIG_HOME") or h / ".config") / "fish"
-    if _have("fish", environ) or fish_dir.is_dir():
-        out.append((str(fish_dir / "conf.d" / "nix.fish"), "fish"))
-    return out
-
-
-def daemon_rc_targets(etc: str = "/etc") -> list[tuple[str, str]]:
-    """(path, shell) for a daemon install: the system-wide startup files that exist here."""
-    out = []
-    for rel in ("bashrc", "bash.bashrc", "zshrc", "zsh/zshrc"):
-        if os.path.isfile(os.path.join(etc, rel)):
-            out.append((os.path.join(etc, rel), "sh"))
-    if os.path.isdir(os.path.join(etc, "profile.d")):
-        out.append((os.path.join(etc, "profile.d", "nix.sh"), "sh"))
-    if os.path.isdir(os.path.join(etc, "fish")):
-        out.append((os.path.join(etc, "fish", "conf.d", "nix.fish"), "fish"))
-    return out
-
-
-def _rc_actions(targets: list[tuple[str, str]], daemon: bool, owner: str) -> list[ShellRcBlock]:
-    out = []
-    for path, shell in targets:
-        content = (DAEMON_FISH if shell == "fish" else DAEMON_SH) if daemon else \
-            (SINGLE_FISH if shell == "fish" else SINGLE_SH)
-        out.append(ShellRcBlock(path=path, marker=RC_MARKER, content=content,
-                                position="prepend" if daemon and shell == "sh" else "append",
-                                mode=0o644, owner=owner, summary=f"put Nix on PATH in {path}"))
-    return out
-
 
 # -- nix.conf and nixpkgs config ----------------------------------------------------------------
-
-
-def nix_conf_lines(daemon: bool, settings: NixSettings, root_single: bool = False) -> list[str]:
-    lines = []
-    if daemon:
-        lines.append(f"build-users-group = {BUILD_GROUP}")
-    elif root_single:
-        lines.append("build-users-group =")  # root's single-user Nix builds as root, without build users
-    lines.append("experimental-features = nix-command flakes")
-    for s in settings.substituters:
-        if not _SUBST_RE.match(s):
-            raise PlanningError(f"substituter {s!r} is not a URL", hint="fix the team's nix_conf substituters")
-    for k in settings.trusted_public_keys:
-        if not _KEY_RE.match(k):
-            raise PlanningError(f"trusted public key {k!r} is not of the form name:base64",
-                                hint="fix the team's nix_conf trusted-public-keys")
-    if settings.substituters:
-        lines.append("extra-substituters = " + " ".join(settings.substituters))
-    if settings.trusted_public_keys:
-        lines.append("extra-trusted-public-keys = " + " ".join(settings.trusted_public_keys))
-    return lines
-
-
-def unfree_lines(allow: list[str]) -> list[str]:
-    if not allow:
-        return []
-    if any(a in UNFREE_ALL for a in allow):
-        return ["allowUnfree = true;"]
-    bad = [a for a in allow if not _PKG_RE.match(a)]
-    if bad:
-        raise PlanningError(f"not a package name: {', '.join(bad)}", hint="--allow-unfree takes names such as "
-                                                                          "vscode,slack (or all)")
-    names = " ".join(f'"{a}"' for a in allow)
-    return [f"allowUnfreePredicate = pkg: builtins.elem (pkg.pname or (builtins.parseDrvName pkg.name).name) "
-            f"[ {names} ];"]
-
-
-def nixpkgs_config_path(home: str) -> str:
-    new = Path(home) / ".config" / "nixpkgs" / "config.nix"
-    legacy = Path(home) / ".nixpkgs" / "config.nix"
-    if not new.exists() and legacy.exists():
-        return str(legacy)  # nixpkgs reads the legacy file when the new one is absent
-    return str(new)
-
-
-def _nixpkgs_action(allow: list[str], home: str, owner: str) -> Optional[NixpkgsConfig]:
-    lines = unfree_lines(allow)
-    if not lines:
-        return None
-    path = nixpkgs_config_path(home)
-    problem = _writable_problem(path)
-    if problem:
-        raise PlanningError(f"onboard will not edit {path}: {problem}", hint=f"make it writable and run again")
-    if os.path.exists(path):
-        from onboard.core.actions.blocks import remove_block
-
-        text = remove_block(Path(path).read_text(errors="replace"), "nix-unfree")
-        problem = nixpkgs_config_problem(text)
-        if problem:
-            raise PlanningError(f"onboard will not change {path}: {problem}",
-                                hint="add this line to it yourself, or remove the conflicting setting and "
-                                     "run again:\n    " + "\n    ".join(lines))
-    what = "all unfree packages" if lines[0].startswith("allowUnfree ") else "unfree: " + ", ".join(allow)
-    return NixpkgsConfig(path=path, lines=lines, owner=owner, summary=f"allow {what} in {path}")
 
 
 # -- the plan -------------------------------------------------------------------------------------
@@ -347,7 +190,7 @@ def _adopt_plan(choices: Choices, view: MachineView, me: layout.Who, settings: N
     plan.add(NixConfBlock(path=conf, marker="nix-settings", content="\n".join(nix_conf_lines(False, settings)),
                           mode=0o644, owner=owner, nix_bin=nix_bin, home=me.home, config_home=conf_home,
                           summary=f"enable flakes and the nix command in {conf}"))
-    unfree = _nixpkgs_action(choices.allow_unfree, me.home, owner)
+    unfree = nixpkgs_action(choices.allow_unfree, me.home, owner)
     if unfree:
         plan.add(unfree)
     bindir = os.path.dirname(facts.binaries.get("nix-store", nix_bin))
@@ -358,7 +201,7 @@ def _adopt_plan(choices: Choices, view: MachineView, me: layout.Who, settings: N
 
 def _check_writable(paths_: list[str]) -> None:
     for p in paths_:
-        problem = _writable_problem(p)
+        problem = writable_problem(p)
         if problem:
             raise PlanningError(f"onboard will not edit {p}: {problem}",
                                 hint="make it writable (chmod u+w) or move it aside, then run again; "
@@ -437,7 +280,7 @@ def _single_plan(choices: Choices, view: MachineView, me: layout.Who, release: R
     _check_nix_root(False, me)
     home = me.home
     profile = layout.user_profile(me.user)
-    rc = _rc_actions(single_rc_targets(home, view.environ), daemon=False, owner="")
+    rc = rc_actions(single_rc_targets(home, view.environ), daemon=False, owner="")
     conf_home = view.environ.get("XDG_CONFIG_HOME") or str(Path(home) / ".config")
     conf = str(Path(conf_home) / "nix" / "nix.conf")
     _check_writable([conf, *(a.path for a in rc)])
@@ -460,7 +303,7 @@ def _single_plan(choices: Choices, view: MachineView, me: layout.Who, release: R
     plan.add(Symlink(path=str(Path(home) / ".nix-profile"), points_to=profile,
                      summary=f"link ~/.nix-profile to {profile}"))
     plan.add(NixProfile(profile=profile, home=home))
-    unfree = _nixpkgs_action(choices.allow_unfree, home, "")
+    unfree = nixpkgs_action(choices.allow_unfree, home, "")
     if unfree:
         plan.add(unfree)
     plan.add(SelfTest(bindir=f"{profile}/bin", daemon=False, home=home))
@@ -487,7 +330,7 @@ def _daemon_plan(choices: Choices, view: MachineView, me: layout.Who, release: R
         root_home = pwd.getpwuid(0).pw_dir if me.via_sudo else home
     owner = me.user if me.via_sudo else ""
     profile = layout.DEFAULT_PROFILE
-    rc = _rc_actions(daemon_rc_targets(), daemon=True, owner="")
+    rc = rc_actions(daemon_rc_targets(), daemon=True, owner="")
     _check_writable([layout.ETC_NIX_CONF, *(a.path for a in rc)])
     plan = Plan(name="nix", title=f"install {release.label} in daemon mode (multi-user"
                                   f"{', nix-daemon run by systemd' if init == 'systemd' else ', nix-daemon run by onboard'})",
@@ -544,7 +387,7 @@ def _daemon_plan(choices: Choices, view: MachineView, me: layout.Who, release: R
                                socket=layout.DAEMON_SOCKET, log=layout.DAEMON_LOG,
                                summary="start nix-daemon (no init system here: onboard runs it and "
                                        f"`onboard uninstall` stops it; pid in {layout.DAEMON_PIDFILE})"))
-    unfree = _nixpkgs_action(choices.allow_unfree, home, owner)
+    unfree = nixpkgs_action(choices.allow_unfree, home, owner)
     if unfree:
         plan.add(unfree)
     plan.add(SelfTest(bindir=f"{profile}/bin", daemon=True, home=root_home))
@@ -554,8 +397,6 @@ def _daemon_plan(choices: Choices, view: MachineView, me: layout.Who, release: R
 
 def _generated_unit_here(dest: str, name: str, profile: str) -> bool:
     """True when `dest` is the unit onboard generates for a release without units (a re-run)."""
-    from onboard.core.actions.system import generated_unit
-
     try:
         with open(dest, encoding="utf-8") as fh:
             return fh.read() == generated_unit(name, f"{profile}/bin/nix-daemon")

@@ -65,11 +65,9 @@ def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
 
 def _team_overlay() -> dict[str, Any]:
     """The team config's Nix settings (onboard.yaml: nix version, mirror, sha256, binary cache)."""
-    try:
-        from onboard.core.schema import SchemaError
-        from onboard.core.teamconfig import load_team_config
-    except ImportError:  # pragma: no cover
-        return {}
+    from onboard.core.schema import SchemaError
+    from onboard.core.teamconfig import load_team_config
+
     try:
         team = load_team_config()
     except SchemaError as exc:

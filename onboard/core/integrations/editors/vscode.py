@@ -60,7 +60,7 @@ def user_values(which: Which = shutil.which) -> dict[str, Any]:
 
 
 def vscode_actions(project: str, profile: Any = None, which: Which = shutil.which) -> list[Action]:
-    from onboard.core.integrations.actions import JsoncEdit
+    from onboard.core.integrations.actions.jsonc_edit import JsoncEdit
 
     settings = user_settings_path()
     acts: list[Action] = [JsoncEdit(path=str(settings), values=user_values(which),
