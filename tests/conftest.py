@@ -1,6 +1,6 @@
 """Shared test fixtures. Every test gets its own HOME and XDG dirs: no test touches the
 host's real HOME, /nix or /etc (installs run inside a mount namespace, see
-tests/support/isolation.py)."""
+tests/support/install_ns.py)."""
 
 from __future__ import annotations
 
@@ -22,6 +22,48 @@ NIX_CONFIG = "\n".join([
     "flake-registry =",
     "experimental-features = nix-command flakes",
 ])
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config):
+    """As a normal user, run the whole session (and its xdist workers) again inside a user
+    namespace with a /nix of its own, where it is uid 0: see tests/support/userns.py."""
+    from tests.support import userns
+
+    if not userns.should_enter():
+        return None
+    why = userns.why_not()
+    if why:
+        sys.stderr.write(f"tests: cannot make a user namespace ({why}); tests that need one will fail\n")
+        return None
+    capman = config.pluginmanager.getplugin("capturemanager")
+    if capman is not None:
+        capman.stop_global_capturing()
+    return userns.reexec_pytest(config.invocation_params.args, str(config.invocation_params.dir))
+
+
+def pytest_collection_modifyitems(config, items):
+    """In a non-root run, skip (with the reason) the few tests that need real root."""
+    from tests.support import userns
+
+    if not userns.inside():
+        return
+    for item in items:
+        why = userns.skip_reason(item.nodeid)
+        if why:
+            item.add_marker(pytest.mark.skip(reason=why))
+
+
+def pytest_terminal_summary(terminalreporter):
+    """End a non-root run with the number of tests it skipped because they need real root."""
+    from tests.support import userns
+
+    if not userns.inside():
+        return
+    n = sum(1 for r in terminalreporter.stats.get("skipped", [])
+            if userns.REAL_ROOT in str(getattr(r, "longrepr", "")))
+    terminalreporter.write_line(f"non-root run (user namespace, own /nix): {n} skipped because they need "
+                                "real root (reasons with -rs; README, Testing, lists them)")
 
 
 def pytest_configure(config):
