@@ -30,6 +30,8 @@ def add_choice_args(p: argparse.ArgumentParser, *, default_mode: str = "single")
     g.add_argument("--allow-unfree", metavar="LIST", default="",
                    help="comma-separated unfree packages to allow, one by one")
     g.add_argument("--answers", metavar="FILE", help="load choices from a saved answers file")
+    g.add_argument("--skip-readonly", action="store_true", default=None,
+                   help="leave files you made read-only alone (the plan lists them) instead of stopping")
     g.add_argument("--demo", metavar="DIR", help="plan harmless demo changes inside DIR instead")
     g.add_argument("--team-config", metavar="FILE",
                    help="the team config (default: onboard.yaml found from the project dir upwards, "
@@ -59,6 +61,8 @@ def choices_from_args(args: Any) -> Choices:
         c.components = _split(args.components)
     if args.allow_unfree:
         c.allow_unfree = _split(args.allow_unfree)
+    if getattr(args, "skip_readonly", None):
+        c.skip_readonly = True
     if c.sha256:
         c.sha256 = c.sha256.lower()
     if not c.demo_dir:

@@ -47,7 +47,14 @@ def run_plan(plan: Plan, out: Output, *, question: str = "Apply these changes?",
         out.error("nothing was changed: not confirmed", "pass --yes to apply without asking")
         return 1
     from onboard.core.engine.lock import LockedError
+    from onboard.core.nixinstall.errors import PlanningError
+    from onboard.core.planner import preflight
 
+    try:
+        preflight(plan)
+    except PlanningError as exc:
+        out.error(str(exc), exc.hint)
+        return 1
     reporter = out.reporter()
     reporter.open_log(plan.name)
     try:

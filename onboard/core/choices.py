@@ -34,6 +34,7 @@ class Choices:
     allow_unfree: list[str] = field(default_factory=list)  # unfree packages allowed one by one
     demo_dir: str = ""  # plan only harmless demo changes inside this directory
     build_users: int = 32  # daemon mode: how many nixbld build users (the official default is 32)
+    skip_readonly: bool = False  # leave read-only files alone (the plan says which) instead of stopping
     #: what the team config filled in ({field: value}); a field named here was not asked for by
     #: the user, so the planner may keep a Nix that is already here instead of replacing it
     team_applied: dict[str, Any] = field(default_factory=dict)

@@ -8,6 +8,7 @@ from onboard.core.actions.blocks import MarkedBlock
 from onboard.core.actions.files import EnsureDirectory, WriteFile
 from onboard.core.choices import Choices
 from onboard.core.engine.plan import Plan
+from onboard.core.nixinstall.errors import PlanningError
 
 MAIN_PLAN = "onboard"
 
@@ -26,10 +27,72 @@ def demo_plan(directory: str) -> Plan:
     return plan
 
 
+def readonly_files(plan: Plan) -> list[str]:
+    """Files the plan would edit that are read-only (no write permission bit, or not
+    writable by this user). Root could rewrite them through a rename; onboard does not."""
+    import os
+    import stat
+
+    from onboard.core.engine.fsutil import resolve_target
+
+    found = []
+    for action in plan.actions:
+        path = getattr(action, "path", "")
+        if not action.changes_machine or not isinstance(path, str) or not path:
+            continue
+        target = str(resolve_target(path))
+        try:
+            st = os.stat(target)
+        except OSError:
+            continue
+        if stat.S_ISREG(st.st_mode) and (not st.st_mode & 0o222 or not os.access(target, os.W_OK)):
+            found.append(path)
+    return found
+
+
+def _readonly_error(files: list[str]) -> PlanningError:
+    import os
+
+    names = ", ".join(files)
+    modes = ", ".join(f"{oct(os.stat(f).st_mode & 0o777)[2:]}" for f in files if os.path.exists(f))
+    return PlanningError(f"{names} {'is' if len(files) == 1 else 'are'} read-only (mode {modes}); onboard "
+                         "does not change a file you made read-only",
+                         hint=f"make it writable (chmod u+w {' '.join(files)}) and run again, or pass "
+                              "--skip-readonly to leave it alone (the plan then says so)")
+
+
+def guard_readonly(plan: Plan, skip: bool) -> Plan:
+    """Stop at a read-only file the plan would edit, or, with `skip`, leave it out with a note."""
+    files = readonly_files(plan)
+    if not files:
+        return plan
+    if not skip:
+        raise _readonly_error(files)
+    from onboard.core.integrations.actions.plan_note import PlanNote
+
+    kept = [a for a in plan.actions if getattr(a, "path", "") not in files]
+    notes = [PlanNote(message=f"left {f} alone: it is read-only (--skip-readonly)", level="info")
+             for f in files]
+    plan.actions[:] = notes + kept
+    return plan
+
+
+def preflight(plan: Plan) -> None:
+    """Checked again just before the first action runs: a file may have become read-only
+    since the plan was shown."""
+    files = readonly_files(plan)
+    if files:
+        raise _readonly_error(files)
+
+
 def build_plan(choices: Choices) -> Plan:
     choices.validate()
     if choices.demo_dir:
         return demo_plan(choices.demo_dir)
+    return guard_readonly(_build_plan(choices), choices.skip_readonly)
+
+
+def _build_plan(choices: Choices) -> Plan:
     plan = Plan(name=MAIN_PLAN, title="set up Nix and the team's dev shell",
                 meta={"choices": choices.to_dict(),
                       "team_applied": dict(choices.team_applied)})

@@ -45,7 +45,9 @@ def real_preview(plan: Any) -> list[dict[str, Any]]:
 
 def real_apply(plan: Any, emit: Callable, cancel: Any) -> Any:
     from onboard.core.engine.plan import apply_plan
+    from onboard.core.planner import preflight
 
+    preflight(plan)  # a file made read-only since the plan was shown stops it before any change
     return apply_plan(plan, emit=emit, cancel=cancel)
 
 
