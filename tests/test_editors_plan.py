@@ -45,7 +45,9 @@ def test_editors_are_configured_when_asked_and_named_when_only_installed(world):
     plan = plan_integrations(Choices(components=["direnv", "vim"], project_dir=str(world.project),
                                      profile="demo"), which=INSTALLED)
     blocks = [a for a in plan.actions if isinstance(a, MarkedBlock)]
-    assert any(b.path == str(world.home / ".vimrc") and b.comment == '"' for b in blocks)
+    # no vimrc yet: onboard's part is a plugin file, so Vim keeps loading its defaults.vim
+    assert any(b.path == str(world.home / ".vim" / "plugin" / "onboard-direnv.vim") and b.comment == '"'
+               for b in blocks)
     assert not any(isinstance(a, JsoncEdit) for a in plan.actions)
     notes = " ".join(a.message for a in plan.actions if isinstance(a, PlanNote))
     assert "also installed: VS Code, Neovim, Emacs" in notes and "--with vscode,neovim,emacs" in notes
@@ -156,7 +158,7 @@ def test_whole_plan_uninstall_leaves_home_and_project_as_they_were(world):
                       "--project", str(world.project), "--yes")
     assert r.returncode == 0, r.stdout + r.stderr
     assert (world.project / ".envrc").exists() and (world.project / ".editorconfig").exists()
-    assert vim.vimrc_path().exists() and emacs.init_path().exists() and neovim.init_path().exists()
+    assert vim.plugin_path().exists() and emacs.init_path().exists() and neovim.init_path().exists()
     r = world.onboard("uninstall", "--yes")
     assert r.returncode == 0, r.stdout + r.stderr
     assert tree.diff(project_before, tree.snapshot(world.project)) == []
@@ -174,9 +176,31 @@ def test_real_vim_gets_the_projects_environment(world, tmp_path):
             (tmp_path, ["cd " + str(world.project), write, "qa!"])]  # :cd into it later
     for cwd, cmds in runs:
         out.unlink(missing_ok=True)
-        argv = ["vim", "-Nu", str(vim.vimrc_path()), "-i", "NONE", "-es"]
+        argv = ["vim", "-Nu", str(vim.plugin_path()), "-i", "NONE", "-es"]
         for c in cmds:
             argv += ["-c", c]
         subprocess.run(argv, cwd=cwd, env=world.env(), stdin=subprocess.DEVNULL, timeout=30,
                        capture_output=True)
         assert out.exists() and out.read_text().strip() == "in-vim", (cwd, argv)
+
+
+def vim_options(world, *names: str) -> str:
+    """What a real Vim started by this user has set (Ex mode, -es, reads no vimrc at all)."""
+    out = world.home / "vim-options"
+    subprocess.run(["vim", "-X", "--not-a-term", "-i", "NONE", "-c", f"redir! > {out}",
+                    "-c", "set " + " ".join(f"{n}?" for n in names), "-c", "redir END", "-c", "qa!"],
+                   env=world.env(), stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
+    return " ".join(out.read_text().split())
+
+
+@pytest.mark.skipif(shutil.which("vim") is None, reason="needs vim")
+def test_without_a_vimrc_vim_keeps_its_defaults(world):
+    assert not vim.vimrc_path().exists()
+    before = vim_options(world, "incsearch", "scrolloff")
+    assert before == "incsearch scrolloff=5"  # defaults.vim, loaded because there is no vimrc
+    home_before = tree.snapshot(world.home, ignore=("vim-options",))
+    apply(plan_integrations(Choices(components=["vim"])))
+    assert not vim.vimrc_path().exists() and vim.plugin_path().exists()
+    assert vim_options(world, "incsearch", "scrolloff") == before
+    assert uninstall_all() == []
+    assert tree.diff(home_before, tree.snapshot(world.home, ignore=("vim-options",))) == []

@@ -1,5 +1,6 @@
 """Vim: load the project's direnv environment when Vim starts and when its directory
-changes (nothing to do when the direnv.vim plugin is installed: it does the same)."""
+changes (nothing to do when the direnv.vim plugin is installed: it does the same). A block
+in the user's vimrc, or a plugin file of onboard's own when there is no vimrc."""
 
 from __future__ import annotations
 
@@ -39,8 +40,16 @@ def vimrc_path() -> Path:
     return home / ".vimrc"
 
 
+def plugin_path() -> Path:
+    """Where onboard's part goes when there is no vimrc: a plugin file. Vim loads its
+    defaults.vim (syntax, incsearch, scrolloff, ...) only while no vimrc exists, so creating
+    one would change how Vim behaves; a plugin file adds onboard's part and nothing else."""
+    return paths.home() / ".vim" / "plugin" / "onboard-direnv.vim"
+
+
 def vim_action() -> MarkedBlock:
-    path = vimrc_path()
+    vimrc = vimrc_path()
+    path = vimrc if vimrc.exists() else plugin_path()
     return MarkedBlock(path=str(path), marker="direnv", content=VIMSCRIPT, comment='"',
                        summary=f"load direnv environments in Vim ({path})")
 
@@ -50,4 +59,4 @@ def plan(project: str, profile: Any, which: Any) -> list[MarkedBlock]:
     return [vim_action()]
 
 
-__all__ = ["plan", "vim_action", "vimrc_path", "VIMSCRIPT"]
+__all__ = ["plan", "vim_action", "vimrc_path", "plugin_path", "VIMSCRIPT"]

@@ -59,12 +59,46 @@ def user_values(which: Which = shutil.which) -> dict[str, Any]:
     return values
 
 
+def keep_users_values(path: Path, wanted: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(what onboard sets, what the user already set otherwise and keeps) for the keys of
+    `wanted` in a settings file. A key the user gave another value stays theirs; a file that
+    cannot be read keeps nothing here (the edit itself reports it)."""
+    from onboard.core.engine.fsutil import read_bytes, resolve_target
+    from onboard.core.integrations.editors import jsonc
+
+    data = read_bytes(resolve_target(str(path)))
+    if not data:
+        return dict(wanted), {}
+    text = data.decode("utf-8", "surrogateescape")
+    try:
+        root = jsonc.parse(text)
+        if root is None:
+            return dict(wanted), {}
+        have = {k: jsonc.value_of(text, m) for k in wanted if (m := root.member(k)) is not None}
+    except jsonc.JsoncError:
+        return dict(wanted), {}
+    kept = {k: v for k, v in have.items() if v != wanted[k]}
+    return {k: v for k, v in wanted.items() if k not in kept}, kept
+
+
+def _kept_notes(path: Path, kept: dict[str, Any]) -> list[Action]:
+    import json
+
+    from onboard.core.integrations.actions.plan_note import PlanNote
+
+    return [PlanNote(message=f"kept your value of {k} ({json.dumps(v)}) in {path}; onboard would set "
+                             "it otherwise", level="info") for k, v in kept.items()]
+
+
 def vscode_actions(project: str, profile: Any = None, which: Which = shutil.which) -> list[Action]:
     from onboard.core.integrations.actions.jsonc_edit import JsoncEdit
 
     settings = user_settings_path()
-    acts: list[Action] = [JsoncEdit(path=str(settings), values=user_values(which),
-                                    summary=f"set up the direnv extension in VS Code's user settings ({settings})")]
+    values, kept = keep_users_values(settings, user_values(which))
+    acts: list[Action] = _kept_notes(settings, kept)
+    if values:
+        acts.append(JsoncEdit(path=str(settings), values=values,
+                              summary=f"set up the direnv extension in VS Code's user settings ({settings})"))
     if not project:
         return acts
     team = {}
@@ -82,8 +116,10 @@ def vscode_actions(project: str, profile: Any = None, which: Which = shutil.whic
         values["python.defaultInterpreterPath"] = interp
     if isinstance(team.get("settings"), dict):
         values.update(team["settings"])
+    ws = Path(project) / ".vscode" / "settings.json"
+    values, kept = keep_users_values(ws, values)
+    acts.extend(_kept_notes(ws, kept))
     if values:
-        ws = Path(project) / ".vscode" / "settings.json"
         acts.append(JsoncEdit(path=str(ws), values=values,
                               summary=f"set {', '.join(values)} in {ws}"))
     return acts
