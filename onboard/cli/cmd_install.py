@@ -82,10 +82,11 @@ def run(args: argparse.Namespace, out: Output) -> int:
         out.info("undoing what this run changed, so nothing is left half-installed ...")
         errors = undo_run(outcome, emit=reporter).errors
         if errors:
-            out.error(f"{len(errors)} change(s) could not be undone: " + "; ".join(errors[:3]),
-                      "run `onboard uninstall` after fixing that")
+            out.error(f"the install failed, and {len(errors)} of its changes could not be undone: " +
+                      "; ".join(errors[:3]), "run `onboard uninstall` after fixing that")
         else:
-            out.info("this run's changes were undone; fix the cause above and run the same command again")
+            out.error("the install failed; this run's changes were undone",
+                      "fix the cause above and run the same command again")
         return True
 
     rc = run_plan(plan, out, question="Install Nix with these changes?" if choices.mode != "skip" else "Apply these changes?",

@@ -119,6 +119,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         out.error("interrupted", "run the command again to finish, or `onboard uninstall` to undo")
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # the reader went away (`| head -1`): stop quietly, as other tools do
+        return _stdout_closed()
     except Exception as exc:  # a bug: say so, keep the traceback in a log file
         return out.crash(exc)
 
@@ -130,4 +132,14 @@ def entry() -> int:
         sys.stderr.write("onboard: interrupted\n")
         return EXIT_INTERRUPTED
     except BrokenPipeError:
-        return EXIT_FAILED
+        return _stdout_closed()
+
+
+def _stdout_closed() -> int:
+    """Point stdout at /dev/null so the interpreter's final flush cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    return EXIT_FAILED

@@ -118,6 +118,7 @@ class Reporter:
         self.descriptions: dict[str, str] = {}
         self.failures: list[ActionFailed] = []
         self.notices: list[str] = []
+        self.modes: dict[str, str] = {}  # plan -> "apply" | "preview" | "revert", from PlanStarted
         self._log = None
 
     def open_log(self, name: str) -> Path:
@@ -140,7 +141,9 @@ class Reporter:
 
     def __call__(self, event: Event) -> None:
         self._write_log(event)
-        if isinstance(event, ActionStarted):
+        if isinstance(event, PlanStarted):
+            self.modes[event.plan] = event.mode
+        elif isinstance(event, ActionStarted):
             self.descriptions[event.action_id] = event.description
         elif isinstance(event, LogLine):
             self.out.tail.append(event.line)
@@ -188,7 +191,10 @@ class PlainReporter(Reporter):
         elif isinstance(event, Notice):
             o.info(f"  note: {event.message}")
         elif isinstance(event, PlanFinished):
-            o.info(f"{event.plan}: {event.status}")
+            if self.modes.get(event.plan) == "revert":
+                o.info(f"{event.plan}: " + ("undone" if event.status == "ok" else f"undo {event.status}"))
+            else:
+                o.info(f"{event.plan}: {event.status}")
 
 
 class JsonReporter(PlainReporter):

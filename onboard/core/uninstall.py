@@ -57,8 +57,34 @@ def plan_uninstall(include_self: bool = True) -> UninstallPlan:
             continue
         mod = importlib.import_module(modname)
         plan.extras.extend(mod.cleanup_items())
+    plan.extras.extend(_logs_item())
     plan.extras.sort(key=lambda x: x.last)
     return plan
+
+
+def _logs_item() -> list[CleanupItem]:
+    """onboard's log files (what a failed run keeps so its message can name one), and the
+    folders onboard made for them."""
+    import os
+    import shutil
+
+    from onboard.core import paths
+
+    logs = paths.log_dir()
+    try:
+        names = os.listdir(logs)
+    except OSError:
+        return []
+    if not names:
+        return []
+
+    def remove() -> None:
+        shutil.rmtree(logs)
+        paths.prune_owned_dir(paths.state_dir())
+
+    return [CleanupItem(description=f"remove onboard's logs ({len(names)} file"
+                                    f"{'' if len(names) == 1 else 's'} in {logs})",
+                        paths=[str(logs)], remove=remove)]
 
 
 def run_uninstall(plan: UninstallPlan, emit: Emitter = discard) -> list[str]:
