@@ -54,16 +54,19 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.skip(reason=why))
 
 
-def pytest_terminal_summary(terminalreporter):
-    """End a non-root run with the number of tests it skipped because they need real root."""
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config):
+    """End a non-root run, after pytest's own last line, with the number of tests it skipped
+    because they need real root."""
     from tests.support import userns
 
-    if not userns.inside():
+    reporter = config.pluginmanager.getplugin("terminalreporter")
+    if not userns.inside() or reporter is None or hasattr(config, "workerinput"):
         return
-    n = sum(1 for r in terminalreporter.stats.get("skipped", [])
+    n = sum(1 for r in reporter.stats.get("skipped", [])
             if userns.REAL_ROOT in str(getattr(r, "longrepr", "")))
-    terminalreporter.write_line(f"non-root run (user namespace, own /nix): {n} skipped because they need "
-                                "real root (reasons with -rs; README, Testing, lists them)")
+    reporter.write_line(f"non-root run (user namespace, own /nix): {n} skipped because they need real root "
+                        "(reasons with -rs; README, Testing, lists them)")
 
 
 def pytest_configure(config):
