@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Optional
 
@@ -115,13 +116,13 @@ def cleanup_items() -> list:
     venv, launcher = info.venv, info.launcher
     if venv is not None and is_bootstrap_venv(venv):
         items.append(CleanupItem(description=f"remove onboard's virtualenv {venv}", paths=[str(venv)],
-                                 remove=lambda v=venv: remove_venv(v), last=True))
+                                 remove=partial(remove_venv, venv), last=True))
     if launcher is not None and launcher_is_ours(launcher):
         items.append(CleanupItem(description=f"remove the onboard launcher {launcher}", paths=[str(launcher)],
-                                 remove=lambda p=launcher: remove_launcher(p), last=True))
+                                 remove=partial(remove_launcher, launcher), last=True))
     created = [str(d) for d in info.created if d.is_dir()]
     items.append(CleanupItem(description="remove the bootstrap's marker and the directories it created "
                                          "(when empty)",
                              paths=[str(info.marker), *created],
-                             remove=lambda i=info: remove_marker_and_dirs(i), last=True))
+                             remove=partial(remove_marker_and_dirs, info), last=True))
     return items

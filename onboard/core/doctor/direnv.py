@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from typing import Any
 
 from onboard.core.doctor.model import Check, CheckResult, Inputs, check
 
@@ -35,8 +36,8 @@ def _hooked_in(home: str) -> list[str]:
 def check_direnv(c: Check, inp: Inputs) -> CheckResult:
     direnv = inp.which("direnv")
     lorri = inp.which("lorri")
-    details = {"direnv": direnv, "direnv_version": _version(direnv, "version") if direnv else "",
-               "lorri": lorri, "hooked_in": _hooked_in(inp.home_dir())}
+    details: dict[str, Any] = {"direnv": direnv, "direnv_version": _version(direnv, "version") if direnv else "",
+                               "lorri": lorri, "hooked_in": _hooked_in(inp.home_dir())}
     lorri_text = f"lorri at {lorri}" if lorri else "no lorri (direnv mode will be used)"
     if direnv:
         ver = f" {details['direnv_version']}" if details["direnv_version"] else ""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from typing import Any
 
 from onboard.core import machine
 from onboard.core.doctor.model import Check, CheckResult, Inputs, check
@@ -37,8 +38,8 @@ def check_os(c: Check, inp: Inputs) -> CheckResult:
         return c.result("fail", f"{os.uname().sysname} is not supported yet",
                         "run onboard on Linux (or in WSL2 on Windows)", kernel=os.uname().sysname)
     info = machine.os_release(inp.root)
-    details = {"id": info.id, "version_id": info.version_id, "pretty_name": info.pretty_name,
-               "id_like": info.id_like, "os_release": info.source}
+    details: dict[str, Any] = {"id": info.id, "version_id": info.version_id, "pretty_name": info.pretty_name,
+                               "id_like": info.id_like, "os_release": info.source}
     if not info.source:
         return c.result("warn", "no /etc/os-release: the distribution is unknown",
                         f"onboard is tested on {SUPPORTED_TEXT}; it may still work here", **details)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from onboard.core.doctor.model import Check, CheckResult, Inputs, check
 
@@ -39,7 +40,7 @@ def check_memory(c: Check, inp: Inputs) -> CheckResult:
         return c.result("warn", f"cannot read meminfo: {exc.strerror}", "check that /proc is mounted")
     total = info.get("MemTotal", 0)
     avail = info.get("MemAvailable", info.get("MemFree", 0))
-    details = {"total_bytes": total, "available_bytes": avail}
+    details: dict[str, Any] = {"total_bytes": total, "available_bytes": avail}
     text = f"{human(total)} total, {human(avail)} available"
     if total < MEM_FAIL:
         return c.result("fail", f"{text}: evaluating nixpkgs needs about 1 GiB",
@@ -76,7 +77,7 @@ def check_disk(c: Check, inp: Inputs) -> CheckResult:
     except OSError as exc:
         return c.result("warn", f"cannot measure free space at {inp.nix_root}: {exc.strerror}",
                         "check the path exists and is readable")
-    details = {"path": where, "free_bytes": free, "total_bytes": total}
+    details: dict[str, Any] = {"path": where, "free_bytes": free, "total_bytes": total}
     on = f"on {where}" if where == target else f"on {where} (where {target} would be created)"
     text = f"{human(free)} free {on}"
     if free < DISK_FAIL:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from onboard.core.doctor.model import Check, CheckResult, Inputs, check
 
@@ -72,7 +73,7 @@ def check_shell(c: Check, inp: Inputs) -> CheckResult:
     present = [f for f in files if f["exists"]]
     blocked = [f for f in files if f.get("dangling") or (f["exists"] and not f.get("writable", True))
                or f.get("readable") is False]
-    details = {"shell": shell_path, "name": name, "rc_files": files}
+    details: dict[str, Any] = {"shell": shell_path, "name": name, "rc_files": files}
     listed = ", ".join(short(f["path"]) + (" -> " + short(f["symlink_to"]) if f.get("symlink_to") else "")
                        for f in present) or "none yet"
     if blocked:

@@ -7,11 +7,16 @@ import shutil
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from onboard.core.actions.files import file_snapshot, revert_file, write_with_parents
 from onboard.core.engine.action import Action, ActionError, Context, register
 from onboard.core.engine.fsutil import read_bytes, sha256_bytes
+
+
+def _always(content: bytes) -> Callable[[bytes], bytes]:
+    """What revert_file expects the file to hold: this unit's content, whatever is there now."""
+    return lambda _old: content
 
 
 @register
@@ -83,6 +88,6 @@ class SystemdUserUnits(Action):
         files = record.get("files", {})
         for name in sorted(files, key=lambda n: len(files[n].get("created_dirs") or [])):
             content = self.units.get(name, "").encode()
-            revert_file(ctx, files[name], expected=lambda _o, c=content: c)
+            revert_file(ctx, files[name], expected=_always(content))
         if have:
             self._systemctl(ctx, "daemon-reload", check=False)

@@ -110,7 +110,7 @@ def vscode_actions(project: str, profile: Any = None, which: Which = shutil.whic
     ext = Path(project) / ".vscode" / "extensions.json"
     acts.append(JsoncEdit(path=str(ext), items={"recommendations": recommendations},
                           summary=f"recommend {', '.join(recommendations)} in {ext}"))
-    values: dict[str, Any] = {}
+    values = {}
     interp = interpreter_path(profile)
     if interp:
         values["python.defaultInterpreterPath"] = interp
