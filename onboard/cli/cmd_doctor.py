@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from onboard.cli.output import Output
+
+if TYPE_CHECKING:
+    from onboard.core.doctor import CheckResult
 
 HELP = "check this machine (OS, Nix, disk, shell, network ...) and say what to fix"
 DESCRIPTION = """\
@@ -69,7 +73,7 @@ def run(args: argparse.Namespace, out: Output) -> int:
     return code
 
 
-def _plain(out: Output, results) -> None:  # type: ignore[no-untyped-def]
+def _plain(out: Output, results: list[CheckResult]) -> None:
     width = max(len(r.title) for r in results) if results else 0
     for r in results:
         out.line(f"{MARK[r.status]:<4}  {r.title:<{width}}  {r.summary}")
@@ -77,7 +81,7 @@ def _plain(out: Output, results) -> None:  # type: ignore[no-untyped-def]
             out.line(f"{'':<4}  {'':<{width}}  fix: {r.fix}")
 
 
-def _rich_table(results) -> None:  # type: ignore[no-untyped-def]
+def _rich_table(results: list[CheckResult]) -> None:
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from onboard.cli.output import Output
+
+if TYPE_CHECKING:
+    from onboard.core.profiles.gc import GcPlan
 
 HELP = "drop old profile generations and their GC roots, then run Nix's garbage collector"
 DESCRIPTION = """\
@@ -81,7 +85,7 @@ def run(args: argparse.Namespace, out: Output) -> int:
     return 1 if res.errors else 0
 
 
-def _show_pins(plan, out: Output, kept_only: bool) -> None:  # type: ignore[no-untyped-def]
+def _show_pins(plan: GcPlan, out: Output, kept_only: bool) -> None:
     if not plan.pins:
         return
     out.line("pinned by each project:")

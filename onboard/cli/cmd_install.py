@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from onboard.cli.choice_args import add_choice_args, choice_error, choices_from_args
 from onboard.cli.output import Output
 from onboard.core.choices import COMPONENTS
+
+if TYPE_CHECKING:
+    from onboard.cli.output import Reporter
+    from onboard.core.engine.plan import Outcome, Plan
 
 HELP = "install Nix (single-user or daemon mode) from the official tarball; undo with `onboard uninstall`"
 DESCRIPTION = """\
@@ -40,7 +45,7 @@ def register(p: argparse.ArgumentParser) -> None:
                         "undoing this run's changes")
 
 
-def _nix_root_reason(plan) -> str:  # type: ignore[no-untyped-def]
+def _nix_root_reason(plan: Plan) -> str:
     return ("daemon mode changes system files and accounts (root-owned /nix, the nixbld group and build "
             "users, /etc/nix/nix.conf, nix-daemon, /etc shell files), so it needs root")
 
@@ -76,7 +81,7 @@ def run(args: argparse.Namespace, out: Output) -> int:
             out.info(f"note: {notes['build_group']}")
     from onboard.core.engine.plan import undo_run
 
-    def on_failure(outcome, reporter) -> bool:  # type: ignore[no-untyped-def]
+    def on_failure(outcome: Outcome, reporter: Reporter) -> bool:
         if args.keep_failed:
             return False
         out.info("undoing what this run changed, so nothing is left half-installed ...")
@@ -96,7 +101,7 @@ def run(args: argparse.Namespace, out: Output) -> int:
     return rc
 
 
-def _prepare_profile(name: str, plan, out: Output) -> int:  # type: ignore[no-untyped-def]
+def _prepare_profile(name: str, plan: Plan, out: Output) -> int:
     """After a good install: build the profile's shell when the profiles capability is here."""
     import os
 

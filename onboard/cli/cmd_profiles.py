@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-from typing import Any
+from typing import TYPE_CHECKING, Any, Optional
 
 from onboard.cli.output import Output
+
+if TYPE_CHECKING:
+    from onboard.core.profiles.model import Profile
 
 HELP = "list, validate, show and render the team's profiles"
 DESCRIPTION = """\
@@ -202,7 +205,7 @@ def _validate(args: argparse.Namespace, out: Output) -> int:
 
 # -- show ---------------------------------------------------------------------------------
 
-def _load(name: str, out: Output):  # type: ignore[no-untyped-def]
+def _load(name: str, out: Output) -> Optional[Profile]:
     from onboard.core.profiles.loader import load_profile
     from onboard.core.schema import SchemaError
 

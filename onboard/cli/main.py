@@ -10,6 +10,11 @@ from __future__ import annotations
 import os
 import sys
 
+TYPE_CHECKING = False  # not typing's: importing typing is not free on the warm path
+if TYPE_CHECKING:
+    import argparse
+    from typing import Any
+
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 # command name -> module (each has HELP, register(parser) and run(args, out) -> int)
@@ -41,12 +46,12 @@ Run `onboard` with no argument on a terminal for the guided setup.
 """
 
 
-def _global_options(parser, top: bool = True) -> None:  # type: ignore[no-untyped-def]
+def _global_options(parser: argparse.ArgumentParser, top: bool = True) -> None:
     """The same flags before or after the command. On a command's parser their default is
     SUPPRESS, so `onboard --dry-run apply` keeps the --dry-run given before the command."""
     import argparse
 
-    kw = {} if top else {"default": argparse.SUPPRESS}
+    kw: dict[str, Any] = {} if top else {"default": argparse.SUPPRESS}
     g = parser.add_argument_group("global options")
     g.add_argument("--json", action="store_true", help="print machine-readable JSON on stdout", **kw)
     g.add_argument("--yes", "-y", action="store_true", help="answer yes to every question", **kw)
@@ -55,7 +60,7 @@ def _global_options(parser, top: bool = True) -> None:  # type: ignore[no-untype
     g.add_argument("--no-color", action="store_true", help="no colours (also: NO_COLOR=1)", **kw)
 
 
-def build_parser():  # type: ignore[no-untyped-def]
+def build_parser() -> argparse.ArgumentParser:
     import argparse
     import importlib
 

@@ -14,11 +14,14 @@ import traceback
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional, TextIO
 
 from onboard.core import paths
 from onboard.core.events import (ActionFailed, ActionFinished, ActionProgress, ActionStarted, Event,
                                  LogLine, Notice, PlanFinished, PlanStarted)
+
+if TYPE_CHECKING:
+    from rich.progress import TaskID
 
 JSON_SCHEMA_VERSION = 1
 
@@ -119,7 +122,7 @@ class Reporter:
         self.failures: list[ActionFailed] = []
         self.notices: list[str] = []
         self.modes: dict[str, str] = {}  # plan -> "apply" | "preview" | "revert", from PlanStarted
-        self._log = None
+        self._log: Optional[TextIO] = None
 
     def open_log(self, name: str) -> Path:
         path = paths.log_dir() / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}.log"
@@ -213,7 +216,7 @@ class RichReporter(Reporter):
                                  TextColumn("{task.fields[detail]}"), TimeElapsedColumn(),
                                  console=self.console, transient=False)
         self.tasks: dict[str, Any] = {}
-        self.overall = None
+        self.overall: Optional[TaskID] = None
         self._DownloadColumn = DownloadColumn
 
     def render(self, event: Event) -> None:

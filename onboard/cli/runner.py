@@ -13,15 +13,24 @@ def show_plan(plan: Plan, out: Output) -> list[dict[str, Any]]:
     rows = preview(plan)
     if out.json:
         return rows
-    out.line(f"plan: {plan.title or plan.name} ({len(rows)} actions)")
+    notes = sum(1 for r in rows if r["status"] == "note")
+    steps = len(rows) - notes
+    counts = f"{steps} step{'' if steps == 1 else 's'}" + (f", {notes} note{'' if notes == 1 else 's'}"
+                                                            if notes else "")
+    out.line(f"plan: {plan.title or plan.name} ({counts})")
     team = plan.meta.get("team_applied") or {}
     if team:
         filled = ", ".join(f"{k}={','.join(v) if isinstance(v, list) else v}" for k, v in team.items())
         out.line(f"  from the team config: {filled}")
-    for i, r in enumerate(rows, 1):
+    step = 0
+    for r in rows:
         mark = {"already": "=", "note": "i"}.get(r["status"], "+")
         root = " [root]" if r["needs_root"] else ""
-        out.line(f" {mark} {i:>2}. {r['description']}{root}")
+        if r["status"] == "note":  # notes are not steps: no number
+            out.line(f" {mark}     {r['description']}")
+            continue
+        step += 1
+        out.line(f" {mark} {step:>2}. {r['description']}{root}")
         for p in r["paths"]:
             if p and p not in r["description"]:
                 out.line(f"        {p}")
@@ -77,5 +86,6 @@ def run_plan(plan: Plan, out: Output, *, question: str = "Apply these changes?",
                  "or `onboard uninstall` to undo it")
         return 1
     if not out.json:
+        assert outcome.receipt is not None  # apply_plan always records a receipt
         out.info(f"done. undo everything with `onboard uninstall` (receipt: {outcome.receipt.path})")
     return 0
