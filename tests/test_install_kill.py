@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
+import sys
 import time
 
 import pytest
@@ -114,6 +116,61 @@ def test_daemon_mode_killed_then_resumed_and_uninstalled(tmp_path, tarball, afte
         assert r.returncode == 0, r.stderr[-3000:]
         r = sb.onboard("uninstall", "--yes")
         assert r.returncode == 0, r.stderr[-2000:]
+        assert_unchanged(before, sb.snapshots())
+    finally:
+        sb.cleanup()
+
+
+# daemon mode: SIGKILL at the spawn of nix-daemon (before its pid is recorded anywhere) and just
+# after it (pid file written, receipt without the pid): the rerun finds that daemon instead of
+# starting a second one, and uninstall stops it
+def _killed_at_daemon_spawn(sb: Sandbox, args: list[str], when: str) -> None:
+    if when == "spawn":
+        proc = subprocess.Popen(sb.argv(sys.executable, "-m", "tests.support.install_killat", "install", *args,
+                                        "--yes"), env=sb.env(), stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, cwd=str(sb.home),
+                                start_new_session=True)
+        proc.wait(60)
+    else:
+        proc = sb.popen("install", *args, "--yes")
+        pidfile = sb.nix / "var/onboard/nix-daemon.pid"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not pidfile.exists() and proc.poll() is None:
+            time.sleep(0.001)
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait(10)
+        if proc.stdout:
+            proc.stdout.close()
+    data = json.loads(sb.receipt().read_text())
+    entry = next(e for e in data["entries"] if e["kind"] == "daemon-process")
+    assert entry["state"] == "started" and "pid" not in entry["record"], entry
+    assert len(sb.daemons()) == 1, "the daemon should have been spawned before the kill"
+
+
+@pytest.mark.parametrize("when", ["spawn", "just-after"])
+def test_daemon_killed_at_its_spawn_is_found_again_by_rerun_and_uninstall(tmp_path, tarball, when):
+    sb = Sandbox(tmp_path / "sb")
+    args = ["--mode", "daemon", "--init", "none", "--build-users", "2", "--tarball", str(tarball.path),
+            "--sha256", tarball.sha256]
+    try:
+        before = sb.snapshots()
+        _killed_at_daemon_spawn(sb, args, when)
+        first = sb.daemons()
+        r = sb.onboard("install", *args, "--yes")
+        assert r.returncode == 0, r.stderr[-3000:]
+        assert sb.daemons() == first, "the rerun started a second nix-daemon"
+        r = sb.onboard("uninstall", "--yes")
+        assert r.returncode == 0, r.stderr[-2000:]
+        assert sb.daemons() == []
+        assert_unchanged(before, sb.snapshots())
+        # killed the same way, then uninstalled straight from the partial receipt
+        _killed_at_daemon_spawn(sb, args, when)
+        r = sb.onboard("uninstall", "--yes")
+        assert r.returncode == 0, r.stderr[-2000:]
+        assert sb.daemons() == []
         assert_unchanged(before, sb.snapshots())
     finally:
         sb.cleanup()

@@ -162,9 +162,37 @@ class Sandbox:
     def snapshots(self) -> dict[str, dict[str, tuple]]:
         return {"nix": snapshot(self.nix), "etc": snapshot(self.etc), "home": snapshot(self.home)}
 
+    def daemons(self) -> list[int]:
+        """Every nix-daemon running with this sandbox's /nix (its mount namespace shows the bind source),
+        main daemons only (not their per-connection workers)."""
+        found = []
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                cmd = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")[0]
+                if not cmd.endswith(b"nix-daemon"):
+                    continue
+                if self._nix_mark() not in _mount_sources(int(entry)):
+                    continue
+                stat_ = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            if stat_[0] in ("Z", "X"):
+                continue
+            found.append((int(entry), int(stat_[1])))
+        pids = {p for p, _ppid in found}
+        return sorted(p for p, ppid in found if ppid not in pids)
+
+    def _nix_mark(self) -> bytes:
+        """How this sandbox's /nix bind source shows in mountinfo (relative to its filesystem)."""
+        tail = self.base.name if self.base.name.startswith("onboard-sb-") \
+            else f"{self.base.parent.name}/{self.base.name}"
+        return f"{tail}/nix /nix ".encode()
+
     def kill_daemons(self) -> None:
-        """Stop any nix-daemon this sandbox started (by its pid file, then by its /nix)."""
-        pids = set()
+        """Stop any nix-daemon this sandbox started (by its pid file, then every one with its /nix)."""
+        pids = set(self.daemons())
         pidfile = self.nix / "var/onboard/nix-daemon.pid"
         if pidfile.exists():
             try:
@@ -190,6 +218,14 @@ class Sandbox:
         self.kill_daemons()
         subprocess.run(["chmod", "-R", "u+w", str(self.base)], check=False, capture_output=True)
         shutil.rmtree(self.base, ignore_errors=True)
+
+
+def _mount_sources(pid: int) -> bytes:
+    """What /proc/PID/mountinfo says is mounted (bind sources show as their path in the source fs)."""
+    try:
+        return Path(f"/proc/{pid}/mountinfo").read_bytes()
+    except OSError:
+        return b""
 
 
 def daemon_pid(sb: Sandbox) -> Optional[int]:
