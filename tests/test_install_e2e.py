@@ -167,3 +167,28 @@ def test_build_gid_collision_is_found_before_any_change(sandbox: Sandbox, tarbal
     r = sandbox.onboard("install", "--mode", "daemon", "--init", "none", "--tarball", str(tarball.path),
                         "--sha256", tarball.sha256, "--yes")
     _fails_cleanly(sandbox, before, r, r"gid 30000 .* already used by the group 'builders'")
+
+
+def test_daemon_mode_with_the_distributions_nixbld_group_restores_etc_byte_for_byte(tmp_path, tarball):
+    """Debian's nix-bin made nixbld (and nixbld1..10): onboard adds two users to that group, and
+    uninstall leaves /etc as it was, the backup files shadow's tools rewrite (passwd-, ...) included."""
+    sb = Sandbox(tmp_path / "sb", drop_nixbld=False)
+    try:
+        if not re.search(r"^nixbld:", (sb.etc / "group").read_text(), re.M):
+            with open(sb.etc / "group", "a") as fh:
+                fh.write("nixbld:x:994:\n")
+        backups = {n: (sb.etc / n).read_bytes() for n in ("passwd-", "group-", "shadow-", "gshadow-")
+                   if (sb.etc / n).exists()}
+        before = sb.snapshots()
+        r = sb.onboard("install", "--mode", "daemon", "--init", "none", "--build-users", "12", "--tarball",
+                       str(tarball.path), "--sha256", tarball.sha256, "--yes")
+        assert r.returncode == 0, r.stderr[-3000:]
+        assert "nixbld12:" in (sb.etc / "passwd").read_text()
+        assert "create the group nixbld" not in sb.onboard("uninstall", "--dry-run").stdout  # not onboard's
+        r = sb.onboard("uninstall", "--yes")
+        assert r.returncode == 0, r.stderr[-2000:]
+        for name, data in backups.items():
+            assert (sb.etc / name).read_bytes() == data, f"/etc/{name} differs after uninstall"
+        assert_unchanged(before, sb.snapshots())
+    finally:
+        sb.cleanup()

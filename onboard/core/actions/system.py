@@ -56,15 +56,19 @@ def nologin_shell() -> str:
     return "/sbin/nologin"
 
 
-def snapshot_shadow_backups(ctx: Context, etc: str) -> dict[str, Any]:
+def snapshot_shadow_backups(ctx: Context, etc: str, tag: str = "") -> dict[str, Any]:
+    """Save the backup files shadow's tools rewrite (passwd-, group-, ...) before an action that runs
+    them; `restore_shadow_backups` puts them back. Every snapshot has backups of its own (`tag`
+    names the action), so two actions of one run never share one."""
     saved: dict[str, Any] = {}
+    token = f"{tag + '-' if tag else ''}{os.getpid()}-{os.urandom(4).hex()}"
     for name in SHADOW_BACKUPS:
         p = Path(etc) / name
         data = read_bytes(p)
         if data is None:
             saved[name] = None
             continue
-        dest = ctx.backups() / f"etc-{name.strip('.')}-{os.getpid()}"
+        dest = ctx.backups() / f"etc-{name.strip('.')}-{token}"
         atomic_write(dest, data, mode=0o600)
         st = p.stat()
         saved[name] = {"backup": str(dest), "mode": st.st_mode & 0o7777, "uid": st.st_uid, "gid": st.st_gid}

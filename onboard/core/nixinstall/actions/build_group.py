@@ -37,7 +37,7 @@ class CreateGroup(Action):
         if other is not None and other[0] != self.name:
             raise ActionError(f"gid {self.gid} is already used by the group {other[0]!r}",
                               hint="free it, or pick another id range for Nix's build group")
-        return {"shadow_backups": snapshot_shadow_backups(ctx, self.etc)}
+        return {"shadow_backups": snapshot_shadow_backups(ctx, self.etc, tag="group")}
 
     def execute(self, ctx: Context, record: dict[str, Any]) -> None:
         if getent("group", self.name) is None:

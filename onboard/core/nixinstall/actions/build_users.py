@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from onboard.core.actions.system import getent, nologin_shell
+from onboard.core.actions.system import getent, nologin_shell, restore_shadow_backups, snapshot_shadow_backups
 from onboard.core.engine.action import Action, ActionError, Context, register
 from onboard.core.events import ActionProgress
 
@@ -26,6 +26,7 @@ class BuildUsers(Action):
     gid: int = 30000
     home: str = "/var/empty"
     shell: str = ""
+    etc: str = "/etc"
     summary: str = ""
 
     def names(self) -> list[str]:
@@ -58,7 +59,9 @@ class BuildUsers(Action):
         if problems:
             raise ActionError("; ".join(problems[:5]),
                               hint="free those ids or names, or pick another id range for the build users")
-        return {"existing_users": existing}
+        # useradd rewrites passwd-, group-, shadow-, gshadow- too (also when the group was there before)
+        return {"existing_users": existing,
+                "shadow_backups": snapshot_shadow_backups(ctx, self.etc, tag="users")}
 
     def execute(self, ctx: Context, record: dict[str, Any]) -> None:
         shell = self.shell or nologin_shell()
@@ -81,6 +84,7 @@ class BuildUsers(Action):
             e = getent("passwd", n)
             if e is not None and int(e[2]) == self.first_uid + i - 1:
                 ctx.run(["userdel", n])
+        restore_shadow_backups(record.get("shadow_backups", {}), self.etc)
 
 
 def user_plan_problems(prefix: str, count: int, first_uid: int, gid: int) -> tuple[list[str], list[str]]:
