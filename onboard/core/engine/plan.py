@@ -127,18 +127,24 @@ def _apply(plan: Plan, emit: Emitter, cancel: Optional[CancelToken]) -> Outcome:
     receipt = load_receipt(plan.name) or Receipt(name=plan.name, title=plan.title)
     owned_before = frozenset(e.id for e in receipt.entries if e.owned)
     receipt.meta.update(plan.meta)
-    # Merge: every planned action gets an entry; earlier entries not in this plan stay
+    # Notes are said once, as notices; they are not steps: no receipt entry, not counted.
+    steps = [a for a in plan.actions if a.changes_machine]
+    # Merge: every planned step gets an entry; earlier entries not in this plan stay
     # (they are still on the machine and uninstall must see them).
-    for action in plan.actions:
+    for action in steps:
         if receipt.entry(action.id()) is None:
             receipt.entries.append(_entry_for(action))
     receipt.status = "applying"
     receipt.save()
-    total = len(plan.actions)
+    total = len(steps)
     emit(PlanStarted(plan=plan.name, total=total))
     ctx = Context(emit=emit, backup_dir=receipt.backup_dir())
+    for note in plan.actions:
+        if not note.changes_machine:
+            ctx.action_id = note.id()
+            note.check(ctx)  # a note's check says it
     outcome = Outcome(status="ok", receipt=receipt, owned_before=owned_before)
-    for i, action in enumerate(plan.actions):
+    for i, action in enumerate(steps):
         if cancel is not None and cancel.cancelled:
             outcome.status = "cancelled"
             break
