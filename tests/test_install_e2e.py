@@ -13,7 +13,7 @@ import pytest
 
 from tests.support.install_fixtures import (BUILD_EXPR, ONBOARD_LOGS, assert_unchanged, can_sandbox,
                                             sandbox)  # noqa: F401
-from tests.support.install_ns import Sandbox, daemon_pid
+from tests.support.install_ns import Sandbox, daemon_pid, diff, snapshot
 from tests.support.install_server import TarballServer
 from tests.support.install_tarball import get_tarball
 
@@ -192,3 +192,29 @@ def test_daemon_mode_with_the_distributions_nixbld_group_restores_etc_byte_for_b
         assert_unchanged(before, sb.snapshots())
     finally:
         sb.cleanup()
+
+
+def test_an_adopted_nix_is_left_as_it_was(tmp_path):
+    """A Nix that was already here (Debian's, in use: its store has a build) is kept and configured;
+    onboard's self-test of it writes nothing to its /nix, and uninstall leaves /nix, /etc and HOME
+    as they were."""
+    sb = Sandbox(tmp_path / "sb", drop_nixbld=False)
+    try:
+        expr = BUILD_EXPR.format(tag="mine")
+        r = sb.sh(f"mkdir -p /nix/store && nix-build --no-out-link -E '{expr}' && nix-instantiate --eval -E 1")
+        assert r.returncode == 0, r.stderr[-2000:]
+        before = sb.snapshots()
+        r = sb.onboard("install", "--mode", "single", "--yes")
+        assert r.returncode == 0, r.stderr[-3000:]
+        assert snapshot(sb.nix) == before["nix"], diff(before["nix"], snapshot(sb.nix))[:10]
+        assert "keep the Nix" in r.stdout and "self-test ok: evaluated" in _log_text(sb)
+        r = sb.onboard("uninstall", "--yes")
+        assert r.returncode == 0, r.stderr[-2000:]
+        assert_unchanged(before, sb.snapshots())
+    finally:
+        sb.cleanup()
+
+
+def _log_text(sb: Sandbox) -> str:
+    logs = sb.home / ".local/state/onboard/logs"
+    return "".join(p.read_text(errors="replace") for p in logs.rglob("*") if p.is_file()) if logs.exists() else ""

@@ -195,7 +195,7 @@ def _adopt_plan(choices: Choices, view: MachineView, me: layout.Who, settings: N
         plan.add(unfree)
     bindir = os.path.dirname(facts.binaries.get("nix-store", nix_bin))
     if bindir and os.path.exists(os.path.join(bindir, "nix-instantiate")):
-        plan.add(SelfTest(bindir=bindir, daemon=facts.mode == "daemon", home=me.home))
+        plan.add(SelfTest(bindir=bindir, daemon=facts.mode == "daemon", home=me.home, read_only=True))
     return plan
 
 
