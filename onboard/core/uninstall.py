@@ -16,6 +16,7 @@ from onboard.core.events import Emitter, discard
 
 EXTRA_PROVIDERS = (
     "onboard.core.profiles.cleanup",
+    "onboard.core.nixinstall.actions.fetch_tarball",
     "onboard.core.selfinstall",
 )
 

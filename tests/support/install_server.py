@@ -1,9 +1,10 @@
 """A loopback HTTP server for release tarballs: Range requests, and failure modes
-(404, 500, a body cut short, a server that ignores Range)."""
+(404, 500, a body cut short, a server that ignores Range, a server that stalls)."""
 
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -12,9 +13,16 @@ from pathlib import Path
 @dataclass
 class ServerState:
     files: dict[str, bytes] = field(default_factory=dict)
-    mode: str = "ok"  # ok | 404 | 500 | truncate | truncate-once | no-range
+    #: ok | 404 | 500 | truncate | truncate-once | no-range | stall (half the body, then silence)
+    #: | stall-headers (accepts, sends nothing)
+    mode: str = "ok"
     requests: list[tuple[str, str]] = field(default_factory=list)  # (path, Range header)
     served: int = 0
+    #: when a stall began (time.monotonic()), one per stalled request
+    stalls: list[float] = field(default_factory=list)
+    #: set when the server shuts down: a stalled handler ends at once
+    closing: threading.Event = field(default_factory=threading.Event)
+    stall_seconds: float = 60.0
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -28,6 +36,9 @@ class _Handler(BaseHTTPRequestHandler):
         rng = self.headers.get("Range", "")
         st.requests.append((self.path, rng))
         data = st.files.get(self.path)
+        if st.mode == "stall-headers":
+            self._stall()
+            return
         if st.mode == "404" or data is None:
             self._plain(404, b"not found\n")
             return
@@ -54,6 +65,11 @@ class _Handler(BaseHTTPRequestHandler):
         cut = st.mode == "truncate" or (st.mode == "truncate-once" and st.served == 0)
         st.served += 1
         try:
+            if st.mode == "stall":
+                self.wfile.write(body[: len(body) // 2])
+                self.wfile.flush()
+                self._stall()
+                return
             if cut:
                 self.wfile.write(body[: len(body) // 2])
                 self.wfile.flush()
@@ -62,6 +78,11 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(body)
         except (BrokenPipeError, ConnectionResetError):
             pass
+
+    def _stall(self) -> None:
+        self.state.stalls.append(time.monotonic())
+        self.state.closing.wait(self.state.stall_seconds)
+        self.close_connection = True
 
     def _plain(self, code: int, body: bytes) -> None:
         self.send_response(code)
@@ -83,6 +104,7 @@ class TarballServer:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.state.closing.set()
         self.httpd.shutdown()
         self.httpd.server_close()
 

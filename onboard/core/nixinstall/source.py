@@ -12,6 +12,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+import threading
 import time
 from pathlib import Path
 from typing import Callable, Optional
@@ -19,14 +20,20 @@ from typing import Callable, Optional
 from onboard.core.engine.action import ActionError
 from onboard.core.engine.fsutil import fsync_dir
 from onboard.core.events import ActionProgress, Emitter, discard
+from onboard.core.nixinstall.networds import plain_reason
 
 CHUNK = 1 << 16
 #: progress events at most this often (seconds)
 PROGRESS_EVERY = 0.1
+#: after this long without a byte, progress says "waiting for the server (N s)" (seconds)
+STALL_AFTER = 1.0
 
 
 class DownloadError(ActionError):
-    pass
+    def __init__(self, message: str, hint: str = "", resumable: bool = False) -> None:
+        super().__init__(message, hint=hint)
+        #: a partial DEST.part is kept: running again resumes it
+        self.resumable = resumable
 
 
 class ChecksumError(ActionError):
@@ -79,9 +86,13 @@ class _Progress:
     def __init__(self, emit: Emitter, action_id: str, total: Optional[int], label: str) -> None:
         self.emit, self.action_id, self.total, self.label = emit, action_id, total, label
         self.last = 0.0
+        self.active = time.monotonic()
+        self.done = 0
 
     def __call__(self, done: int, force: bool = False) -> None:
         now = time.monotonic()
+        self.active = now
+        self.done = done
         if not force and now - self.last < PROGRESS_EVERY:
             return
         self.last = now
@@ -90,14 +101,47 @@ class _Progress:
                                  text=f"{self.label} {human(done)}{of}"))
 
 
+class _Watch:
+    """While a download waits on the server, say so every second ("waiting for the server (N s)"),
+    from a thread of its own: the download itself is blocked in a read."""
+
+    def __init__(self, progress: _Progress) -> None:
+        self.progress = progress
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="onboard-download-watch", daemon=True)
+
+    def __enter__(self) -> "_Watch":
+        self.progress.active = time.monotonic()
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join(2)
+
+    def _run(self) -> None:
+        said = 0
+        while not self.stop.wait(0.2):
+            p = self.progress
+            idle = time.monotonic() - p.active
+            if idle < STALL_AFTER:
+                said = 0
+                continue
+            if int(idle) > said:
+                said = int(idle)
+                p.emit(ActionProgress(action_id=p.action_id, done=p.done, total=p.total, unit="bytes",
+                                      text=f"waiting for the server ({said} s)"))
+
+
 def download(url: str, dest: Path, sha256: str, *, emit: Emitter = discard, action_id: str = "",
              expected_size: int = 0, attempts: int = 4, timeout: float = 30.0,
-             backoff: float = 0.3) -> None:
+             backoff: float = 0.3, connect_timeout: float = 10.0) -> None:
     """Download `url` to `dest`, resuming a .part file, and check its SHA-256 before renaming.
 
     Errors (HTTP 4xx/5xx, a body that stays short after every retry, a hash mismatch, a full
-    disk) raise DownloadError/ChecksumError with what happened and what to do; then neither
-    DEST nor DEST.part is left behind, except a .part that a retry could still resume.
+    disk) raise DownloadError/ChecksumError with what happened, in plain words, and what to do;
+    then neither DEST nor DEST.part is left behind, except a .part that running again resumes
+    (DownloadError.resumable). While the server sends nothing, progress says so every second.
     """
     import requests
 
@@ -111,79 +155,87 @@ def download(url: str, dest: Path, sha256: str, *, emit: Emitter = discard, acti
                 have += len(chunk)
     total: Optional[int] = expected_size or None
     last_problem = ""
+    progress = _Progress(emit, action_id, total, "downloaded")
+    progress.done = have
     session = requests.Session()
     try:
-        for attempt in range(1, attempts + 1):
-            headers = {"Range": f"bytes={have}-"} if have else {}
-            try:
-                resp = session.get(url, stream=True, timeout=(10, timeout), headers=headers)
-            except requests.exceptions.RequestException as exc:
-                last_problem = f"could not connect: {_reason(exc)}"
-                _sleep(backoff, attempt, attempts)
-                continue
-            with resp:
-                if resp.status_code == 416 and have:
-                    # Nothing left to send: the .part may already be whole.
-                    if total is None or have >= total:
-                        total = have
-                        break
-                    have, hasher = 0, hashlib.sha256()
-                    _truncate(part)
+        with _Watch(progress):
+            for attempt in range(1, attempts + 1):
+                headers = {"Range": f"bytes={have}-"} if have else {}
+                progress(have, force=True)
+                try:
+                    resp = session.get(url, stream=True, timeout=(connect_timeout, timeout), headers=headers)
+                except requests.exceptions.RequestException as exc:
+                    last_problem = plain_reason(exc, url, read_timeout=timeout, connect_timeout=connect_timeout)
+                    _sleep(backoff, attempt, attempts)
                     continue
-                if resp.status_code >= 400:
-                    msg = f"downloading {url} failed: the server answered {resp.status_code} {resp.reason}"
-                    if resp.status_code >= 500 and attempt < attempts:
-                        last_problem = msg
-                        _sleep(backoff, attempt, attempts)
-                        continue
-                    _discard(part)
-                    hint = ("check the URL (a team mirror must keep the official file names)"
-                            if resp.status_code == 404 else "the server has a problem; try again later "
-                            "or use a mirror or a local file (--tarball PATH)")
-                    raise DownloadError(msg, hint=hint)
-                if resp.status_code == 200 and have:
-                    # The server ignored the Range header: start over.
-                    have, hasher = 0, hashlib.sha256()
-                    _truncate(part)
-                elif resp.status_code == 206:
-                    start = _range_start(resp.headers.get("Content-Range", ""))
-                    if start != have:
+                with resp:
+                    if resp.status_code == 416 and have:
+                        # Nothing left to send: the .part may already be whole.
+                        if total is None or have >= total:
+                            total = have
+                            break
                         have, hasher = 0, hashlib.sha256()
                         _truncate(part)
                         continue
-                length = resp.headers.get("Content-Length")
-                if length and length.isdigit():
-                    total = have + int(length)
-                progress = _Progress(emit, action_id, total, "downloaded")
-                try:
-                    with open(part, "ab") as fh:
-                        for chunk in resp.iter_content(CHUNK):
-                            if not chunk:
-                                continue
-                            fh.write(chunk)
-                            hasher.update(chunk)
-                            have += len(chunk)
-                            progress(have)
-                        fh.flush()
-                        os.fsync(fh.fileno())
-                except requests.exceptions.RequestException as exc:
-                    last_problem = f"the connection broke after {human(have)}: {_reason(exc)}"
-                    _sleep(backoff, attempt, attempts)
-                    continue
-                except OSError as exc:
-                    _discard(part)
-                    raise _disk_error(exc, part) from exc
-                progress(have, force=True)
-                if total is not None and have < total:
-                    last_problem = f"the server sent {human(have)} of {human(total)}"
-                    _sleep(backoff, attempt, attempts)
-                    continue
-                break
-        else:
-            raise DownloadError(f"downloading {url} did not complete after {attempts} attempts: "
-                                f"{last_problem}",
-                                hint="check the network (and HTTP(S)_PROXY), then run again: the "
-                                     "download resumes where it stopped")
+                    if resp.status_code >= 400:
+                        msg = f"downloading {url} failed: the server answered {resp.status_code} {resp.reason}"
+                        if resp.status_code >= 500 and attempt < attempts:
+                            last_problem = msg
+                            _sleep(backoff, attempt, attempts)
+                            continue
+                        _discard(part)
+                        hint = ("check the URL (a team mirror must keep the official file names)"
+                                if resp.status_code == 404 else "the server has a problem; try again later "
+                                "or use a mirror or a local file (--tarball PATH)")
+                        raise DownloadError(msg, hint=hint)
+                    if resp.status_code == 200 and have:
+                        # The server ignored the Range header: start over.
+                        have, hasher = 0, hashlib.sha256()
+                        _truncate(part)
+                    elif resp.status_code == 206:
+                        start = _range_start(resp.headers.get("Content-Range", ""))
+                        if start != have:
+                            have, hasher = 0, hashlib.sha256()
+                            _truncate(part)
+                            continue
+                    length = resp.headers.get("Content-Length")
+                    if length and length.isdigit():
+                        total = have + int(length)
+                    progress.total = total
+                    try:
+                        with open(part, "ab") as fh:
+                            for chunk in resp.iter_content(CHUNK):
+                                if not chunk:
+                                    continue
+                                fh.write(chunk)
+                                hasher.update(chunk)
+                                have += len(chunk)
+                                progress(have)
+                            fh.flush()
+                            os.fsync(fh.fileno())
+                    except requests.exceptions.RequestException as exc:
+                        last_problem = plain_reason(exc, url, read_timeout=timeout, received=have)
+                        _sleep(backoff, attempt, attempts)
+                        continue
+                    except OSError as exc:
+                        _discard(part)
+                        raise _disk_error(exc, part) from exc
+                    progress(have, force=True)
+                    if total is not None and have < total:
+                        last_problem = f"the server sent {human(have)} of {human(total)}"
+                        _sleep(backoff, attempt, attempts)
+                        continue
+                    break
+            else:
+                resumable = have > 0 and part.exists()
+                tries = f"{attempts} attempts" if attempts > 1 else "1 attempt"
+                raise DownloadError(f"downloading {url} did not complete after {tries}: "
+                                    f"{last_problem}",
+                                    hint="check the network (and HTTP(S)_PROXY), then run again: "
+                                    + (f"the download resumes where it stopped ({human(have)} are kept)"
+                                       if resumable else "the download starts again"),
+                                    resumable=resumable)
     finally:
         session.close()
     got = hasher.hexdigest()
@@ -196,11 +248,6 @@ def download(url: str, dest: Path, sha256: str, *, emit: Emitter = discard, acti
                  "official file")
     os.replace(part, dest)
     fsync_dir(dest.parent)
-
-
-def _reason(exc: BaseException) -> str:
-    text = str(exc)
-    return text if len(text) < 200 else text[:200] + "..."
 
 
 def _sleep(backoff: float, attempt: int, attempts: int) -> None:
