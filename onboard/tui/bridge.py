@@ -14,9 +14,16 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Optional, TextIO
+from typing import TYPE_CHECKING, Callable, Optional, Protocol, TextIO, cast
 
 from onboard.tui.messages import EventsPending
+
+if TYPE_CHECKING:
+    from textual.message import Message
+    from textual.timer import Timer
+
+    from onboard.core.events import (ActionFailed, ActionFinished, ActionProgress, ActionStarted, Event,
+                                     LogLine, Notice, PlanFinished, PlanStarted)
 
 RATE = 30.0  # deliveries (and so renders) per second at most
 #: in a flood, the emitting thread lets the UI thread run every this many events
@@ -25,47 +32,65 @@ YIELD_EVERY = 64
 MERGEABLE = ("action-progress", "nix-progress")
 
 
-def format_event(event: Any) -> str:
-    """One readable log-file line per event."""
-    kind = getattr(event, "kind", "event")
-    stamp = time.strftime("%H:%M:%S", time.localtime(getattr(event, "at", time.time())))
-    aid = getattr(event, "action_id", "")
+class Target(Protocol):
+    """What the bridge needs of a screen (tests pass a stand-in)."""
+
+    def post_message(self, message: Message) -> bool: ...
+    def set_timer(self, delay: float, callback: Callable[[], None]) -> Timer: ...
+
+
+def action_id_of(event: Event) -> str:
+    # Plan, check and other capabilities' events belong to no action: they have no action_id.
+    return str(getattr(event, "action_id", ""))
+
+
+def format_event(event: Event) -> str:
+    """One readable log-file line per event (each kind is one event class)."""
+    kind = event.kind
+    stamp = time.strftime("%H:%M:%S", time.localtime(event.at))
+    aid = action_id_of(event)
     where = f" [{aid}]" if aid else ""
     if kind == "log":
-        return f"{stamp}{where} {event.line}"
+        return f"{stamp}{where} {cast('LogLine', event).line}"
     if kind == "action-started":
-        return f"{stamp}{where} start {event.index + 1}/{event.total}: {event.description}"
+        s = cast("ActionStarted", event)
+        return f"{stamp}{where} start {s.index + 1}/{s.total}: {s.description}"
     if kind == "action-finished":
-        return f"{stamp}{where} {event.status}" + (f": {event.message}" if event.message else "")
+        f = cast("ActionFinished", event)
+        return f"{stamp}{where} {f.status}" + (f": {f.message}" if f.message else "")
     if kind == "action-failed":
-        return f"{stamp}{where} FAILED: {event.error}" + (f" (what to do: {event.hint})" if event.hint else "")
+        x = cast("ActionFailed", event)
+        return f"{stamp}{where} FAILED: {x.error}" + (f" (what to do: {x.hint})" if x.hint else "")
     if kind == "action-progress":
-        total = f"/{event.total:.0f}" if event.total else ""
-        return f"{stamp}{where} progress {event.done:.0f}{total} {event.unit} {event.text}".rstrip()
+        p = cast("ActionProgress", event)
+        total = f"/{p.total:.0f}" if p.total else ""
+        return f"{stamp}{where} progress {p.done:.0f}{total} {p.unit} {p.text}".rstrip()
     if kind == "plan-started":
-        return f"{stamp} {event.mode} {event.plan}: {event.total} actions"
+        ps = cast("PlanStarted", event)
+        return f"{stamp} {ps.mode} {ps.plan}: {ps.total} actions"
     if kind == "plan-finished":
-        errs = "; ".join(event.errors)
-        return f"{stamp} {event.plan}: {event.status}" + (f" ({errs})" if errs else "")
+        pf = cast("PlanFinished", event)
+        errs = "; ".join(pf.errors)
+        return f"{stamp} {pf.plan}: {pf.status}" + (f" ({errs})" if errs else "")
     if kind == "notice":
-        return f"{stamp}{where} note: {event.message}"
-    data = event.to_dict() if hasattr(event, "to_dict") else {}
+        return f"{stamp}{where} note: {cast('Notice', event).message}"
+    data = event.to_dict()
     data.pop("at", None)
     data.pop("kind", None)
     return f"{stamp} {kind} " + " ".join(f"{k}={v}" for k, v in data.items())
 
 
 class EventBridge:
-    def __init__(self, target: Any, deliver: Callable[[list], None], rate: float = RATE) -> None:
+    def __init__(self, target: Target, deliver: Callable[[list[Event]], None], rate: float = RATE) -> None:
         self.target = target  # a Textual message pump (the screen); post_message is thread-safe
         self.deliver = deliver  # called on the loop with a list of events
         self.interval = 1.0 / rate
         self._lock = threading.Lock()
-        self._queue: list[Any] = []
+        self._queue: list[Event] = []
         self._progress_at: dict[tuple[str, str], int] = {}  # (kind, action_id) -> queued index
         self._signalled = False
         self._last = 0.0
-        self._timer: Any = None
+        self._timer: Optional[Timer] = None
         self._log: Optional[TextIO] = None
         self.log_path: Optional[Path] = None
         self.received = 0
@@ -84,7 +109,7 @@ class EventBridge:
             self._log.close()
             self._log = None
 
-    def __call__(self, event: Any) -> None:
+    def __call__(self, event: Event) -> None:
         if self._log is not None:
             try:
                 self._log.write(format_event(event) + "\n")
@@ -95,9 +120,9 @@ class EventBridge:
             time.sleep(0)  # a flood must not starve the UI thread of the GIL
         with self._lock:
             self.received += 1
-            kind = getattr(event, "kind", "")
+            kind = event.kind
             if kind in MERGEABLE:
-                key = (kind, getattr(event, "action_id", ""))
+                key = (kind, action_id_of(event))
                 at = self._progress_at.get(key)
                 if at is not None:
                     self._queue[at] = event
@@ -105,7 +130,7 @@ class EventBridge:
                     return
                 self._progress_at[key] = len(self._queue)
             elif kind in ("action-finished", "action-failed", "action-started"):
-                aid = getattr(event, "action_id", "")
+                aid = action_id_of(event)
                 for k in MERGEABLE:
                     self._progress_at.pop((k, aid), None)
             self._queue.append(event)
@@ -115,7 +140,7 @@ class EventBridge:
         self.target.post_message(EventsPending(self))
 
     # -- loop side ---------------------------------------------------------------------------
-    def take(self) -> list[Any]:
+    def take(self) -> list[Event]:
         with self._lock:
             events, self._queue = self._queue, []
             self._progress_at.clear()

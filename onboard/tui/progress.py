@@ -10,7 +10,13 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Optional
+from typing import TYPE_CHECKING, Iterable, Optional, cast
+
+if TYPE_CHECKING:
+    from onboard.core.events import (ActionFailed, ActionFinished, ActionProgress, ActionStarted, Event,
+                                     LogLine, Notice, PlanFinished, PlanStarted)
+    from onboard.core.profiles.nixlog import NixProgress
+    from onboard.tui.state import Row
 
 TAIL = 20  # log lines shown on the failure screen
 LOG_KEEP = 5000  # log lines kept in memory for the log pane (the log file has them all)
@@ -72,7 +78,7 @@ def _mb(n: float) -> str:
 class RunModel:
     """Everything the run screens show, updated event by event."""
 
-    def __init__(self, rows: Iterable[dict[str, Any]] = (), mode: str = "apply") -> None:
+    def __init__(self, rows: Iterable[Row] = (), mode: str = "apply") -> None:
         self.mode = mode
         self.plan = ""
         self.total = 0
@@ -86,7 +92,7 @@ class RunModel:
         self.log_total = 0
         self.counters: dict[str, Counter] = {}
         self.current = ""
-        self.nix: Any = None  # the latest Nix progress event (onboard.core.profiles.nixlog)
+        self.nix: Optional[NixProgress] = None  # the latest Nix progress event
         for i, row in enumerate(rows):
             self._add(str(row.get("id", i)), i, str(row.get("description", "")), list(row.get("paths", [])))
         self.total = len(self.order)
@@ -102,67 +108,78 @@ class RunModel:
             view.description = description
         return view
 
-    def feed_all(self, events: Iterable[Any]) -> None:
+    def feed_all(self, events: Iterable[Event]) -> None:
         for event in events:
             self.feed(event)
 
-    def feed(self, event: Any) -> None:
-        kind = getattr(event, "kind", "")
+    def feed(self, event: Event) -> None:
+        # Each kind is one event class (the core's events and the Nix log parser's).
+        kind = event.kind
+        view: Optional[ActionView]
         if kind == "plan-started":
-            self.plan = event.plan
+            started = cast("PlanStarted", event)
+            self.plan = started.plan
             self.status = "running"
-            if event.mode in ("apply", "revert"):
-                self.mode = event.mode
-            self.total = max(self.total, event.total)
+            if started.mode in ("apply", "revert"):
+                self.mode = started.mode
+            self.total = max(self.total, started.total)
         elif kind == "action-started":
-            view = self._add(event.action_id, event.index, event.description)
+            action = cast("ActionStarted", event)
+            view = self._add(action.action_id, action.index, action.description)
             view.status, view.done, view.total, view.text = RUNNING, 0.0, None, ""
-            self.current = event.action_id
+            self.current = action.action_id
         elif kind == "action-progress":
-            view = self.actions.get(event.action_id)
+            progress = cast("ActionProgress", event)
+            view = self.actions.get(progress.action_id)
             if view is not None:
-                view.done, view.total, view.unit, view.text = event.done, event.total, event.unit, event.text
-            if event.unit:
-                c = self.counters.setdefault(event.unit, Counter())
-                c.done = event.done
-                c.total = event.total or c.total
+                view.done, view.total, view.unit, view.text = (progress.done, progress.total, progress.unit,
+                                                               progress.text)
+            if progress.unit:
+                c = self.counters.setdefault(progress.unit, Counter())
+                c.done = progress.done
+                c.total = progress.total or c.total
         elif kind == "log":
-            self._log(event.action_id, event.level, event.line)
+            line = cast("LogLine", event)
+            self._log(line.action_id, line.level, line.line)
         elif kind == "action-finished":
-            view = self.actions.get(event.action_id) or self._add(event.action_id, len(self.order), "")
+            finished = cast("ActionFinished", event)
+            view = self.actions.get(finished.action_id) or self._add(finished.action_id, len(self.order), "")
             view.status = {"done": DONE, "skipped": SKIPPED, "already": SKIPPED, "reverted": REVERTED,
-                           "kept": DONE}.get(event.status, event.status)
-            view.message = event.message
-            if self.current == event.action_id:
+                           "kept": DONE}.get(finished.status, finished.status)
+            view.message = finished.message
+            if self.current == finished.action_id:
                 self.current = ""
         elif kind == "action-failed":
-            view = self.actions.get(event.action_id) or self._add(event.action_id, len(self.order), "")
+            failed = cast("ActionFailed", event)
+            view = self.actions.get(failed.action_id) or self._add(failed.action_id, len(self.order), "")
             view.status = FAILED
-            view.message = event.error
-            self.failures.append(Failure(event.action_id, view.description, event.error, event.hint))
-            self._log(event.action_id, "error", f"failed: {event.error}")
+            view.message = failed.error
+            self.failures.append(Failure(failed.action_id, view.description, failed.error, failed.hint))
+            self._log(failed.action_id, "error", f"failed: {failed.error}")
         elif kind == "notice":
-            self.notices.append(event.message)
-            self._log(getattr(event, "action_id", ""), event.level, "note: " + event.message)
+            notice = cast("Notice", event)
+            self.notices.append(notice.message)
+            self._log(notice.action_id, notice.level, "note: " + notice.message)
         elif kind == "nix-progress":
-            self.nix = event
-            view = self.actions.get(getattr(event, "action_id", ""))
-            if view is not None and hasattr(event, "summary"):
-                view.text = event.summary()
+            nix = self.nix = cast("NixProgress", event)
+            view = self.actions.get(nix.action_id)
+            if view is not None:
+                view.text = nix.summary()
         elif kind == "plan-finished":
-            self.status = event.status
-            self.errors.extend(e for e in event.errors if e not in self.errors)
-            if event.status == "cancelled":
+            ended = cast("PlanFinished", event)
+            self.status = ended.status
+            self.errors.extend(e for e in ended.errors if e not in self.errors)
+            if ended.status == "cancelled":
                 for view in self.actions.values():
                     if view.status == WAITING:
                         view.status = CANCELLED
         else:
             self._feed_other(event)
 
-    def _feed_other(self, event: Any) -> None:
+    def _feed_other(self, event: Event) -> None:
         """Events of other capabilities (Nix log parser and the like): counters if they carry
         done/expected numbers, otherwise a log line, so nothing is silently lost."""
-        data = event.to_dict() if hasattr(event, "to_dict") else dict(vars(event))
+        data = event.to_dict()
         unit = data.get("unit") or data.get("activity") or ""
         done = data.get("done")
         total = data.get("expected", data.get("total"))
@@ -201,7 +218,7 @@ class RunModel:
     def nix_summary(self) -> str:
         """devenv-style: "3 of 10 built | 1.2 of 40.0 MB downloaded"."""
         parts = []
-        if self.nix is not None and hasattr(self.nix, "summary"):
+        if self.nix is not None:
             text = self.nix.summary()
             if text:
                 parts.append(text)
