@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, replace
-from typing import Any, Callable, Optional
+from typing import TYPE_CHECKING, Callable, Optional
 
 from textual.app import App
 from textual.binding import Binding
@@ -16,6 +16,18 @@ from textual.binding import Binding
 from onboard.tui.services import Services
 from onboard.tui.state import AppState, RunSummary
 from onboard.tui.theme import ONBOARD
+
+if TYPE_CHECKING:
+    from onboard.core.choices import Choices
+    from onboard.core.doctor import CheckResult
+    from onboard.core.engine.plan import Plan
+    from onboard.core.events import Emitter
+    from onboard.core.teamconfig import TeamConfig
+    from onboard.core.uninstall import UninstallPlan
+    from onboard.tui.generations import GenerationsBackend
+    from onboard.tui.screens.base import StepScreen
+    from onboard.tui.screens.welcome import WelcomeScreen
+    from onboard.tui.state import Row
 
 @dataclass
 class TuiResult:
@@ -36,9 +48,10 @@ class OnboardApp(App[TuiResult]):
     ]
 
     def __init__(self, services: Optional[Services] = None, *, demo_dir: str = "",
-                 plan_factory: Optional[Callable[[Any], Any]] = None,
-                 doctor: Optional[Callable[[Callable], list]] = None,
-                 generations: Any = None, choices: Any = None, start: str = "welcome") -> None:
+                 plan_factory: Optional[Callable[[Choices], Plan]] = None,
+                 doctor: Optional[Callable[[Emitter], list[CheckResult]]] = None,
+                 generations: Optional[GenerationsBackend] = None, choices: Optional[Choices] = None,
+                 start: str = "welcome") -> None:
         super().__init__()
         svc = services or Services()
         if plan_factory is not None:
@@ -57,7 +70,7 @@ class OnboardApp(App[TuiResult]):
             self.sub_title = "DEMO: harmless changes in a demo folder only"
 
     # -- start ---------------------------------------------------------------------------------
-    def get_default_screen(self) -> Any:
+    def get_default_screen(self) -> WelcomeScreen:
         """The Welcome screen is the bottom of the stack (no blank screen is drawn first)."""
         from onboard.tui.screens.welcome import WelcomeScreen
 
@@ -86,7 +99,7 @@ class OnboardApp(App[TuiResult]):
         self.exit(TuiResult("quit"))
 
     # -- the answers ---------------------------------------------------------------------------
-    def choices(self) -> Any:
+    def choices(self) -> Choices:
         """The answers being made (exactly what `onboard apply --answers` replays), created on
         first use with what the team config fills in."""
         st = self.state
@@ -109,7 +122,7 @@ class OnboardApp(App[TuiResult]):
         if "mode" in st.choices.team_applied:
             st.mode_chosen = True  # the team's mode is the default; the doctor's is shown beside it
 
-    def team_loaded(self, team: Any, error: str) -> None:
+    def team_loaded(self, team: Optional[TeamConfig], error: str) -> None:
         self.state.team, self.state.team_error = team, error
         self.seed_choices()
 
@@ -129,7 +142,7 @@ class OnboardApp(App[TuiResult]):
 
         self.push_screen(PlanScreen(self.choices()))
 
-    def _replace_top(self, screen: Any) -> None:
+    def _replace_top(self, screen: StepScreen) -> None:
         """Replace the top screen (a run has no way back to the screen that started it); the
         Welcome at the bottom of the stack is never replaced, only covered."""
         if len(self.screen_stack) > 1:
@@ -137,7 +150,7 @@ class OnboardApp(App[TuiResult]):
         else:
             self.push_screen(screen)
 
-    def start_apply(self, plan: Any, rows: list) -> None:
+    def start_apply(self, plan: Plan, rows: list[Row]) -> None:
         """Confirmed: from here on there is no going back with Esc, only cancel or revert."""
         from onboard.tui.screens.run import ApplyJob, RunScreen
 
@@ -149,7 +162,7 @@ class OnboardApp(App[TuiResult]):
 
         self._replace_top(RunScreen(RevertJob(self.services, summary.outcome, summary.title), []))
 
-    def start_uninstall(self, plan: Any, rows: list) -> None:
+    def start_uninstall(self, plan: UninstallPlan, rows: list[Row]) -> None:
         from onboard.tui.screens.run import RunScreen, UninstallJob
 
         self._replace_top(RunScreen(UninstallJob(self.services, plan), rows))

@@ -8,7 +8,12 @@ No textual here: these calls run in worker threads.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol
+from typing import TYPE_CHECKING, Optional, Protocol
+
+if TYPE_CHECKING:
+    from onboard.core.events import Emitter
+    from onboard.core.profiles.generations import Generation
+    from onboard.core.profiles.model import Profile
 
 
 @dataclass
@@ -34,21 +39,16 @@ class ProjectState:
 class GenerationsBackend(Protocol):
     def state(self, project: str) -> ProjectState: ...
     def preview_switch(self, project: str, profile: str) -> list[str]: ...
-    def switch(self, project: str, profile: str, emit: Callable) -> str: ...
+    def switch(self, project: str, profile: str, emit: Emitter) -> str: ...
     def preview_rollback(self, project: str) -> tuple[str, list[str]]: ...
-    def rollback(self, project: str, emit: Callable) -> str: ...
+    def rollback(self, project: str, emit: Emitter) -> str: ...
 
 
 class RealGenerations:
     """onboard.core.profiles.generations (and the profile loader), as the screen needs it."""
 
-    def _mod(self) -> Any:
-        from onboard.core.profiles import generations
-
-        return generations
-
     @staticmethod
-    def _profile(name: str) -> Any:
+    def _profile(name: str) -> Profile:
         from onboard.core.profiles.loader import load_profile
 
         return load_profile(name)
@@ -56,11 +56,12 @@ class RealGenerations:
     def state(self, project: str) -> ProjectState:
         import time
 
-        mod = self._mod()
+        from onboard.core.profiles import generations as mod
+
         views = []
         for g in mod.list_generations(project):
             note = time.strftime("%Y-%m-%d %H:%M", time.localtime(g.time))
-            if getattr(g, "fallback", False):
+            if g.fallback:
                 note += "  (last good environment: the profile did not build)"
             if not g.alive():
                 note += "  (store paths gone: entering it rebuilds)"
@@ -70,20 +71,24 @@ class RealGenerations:
         return ProjectState(project=project, active=active, generations=views)
 
     def preview_switch(self, project: str, profile: str) -> list[str]:
-        mod = self._mod()
+        from onboard.core.profiles import generations as mod
+
         p = self._profile(profile)
         new = mod.Generation(number=0, profile=p.name, time=0.0, packages=list(p.packages), env=dict(p.env))
         return list(mod.diff(mod.current_generation(project), new))
 
-    def switch(self, project: str, profile: str, emit: Callable) -> str:
-        gen, created = self._mod().switch(project, self._profile(profile), emit=emit)
+    def switch(self, project: str, profile: str, emit: Emitter) -> str:
+        from onboard.core.profiles import generations as mod
+
+        gen, created = mod.switch(project, self._profile(profile), emit=emit)
         if not created:
             return f"{profile} is already the active profile (generation {gen.number})"
         return f"{profile} is active: generation {gen.number}" + (
             " (the last good environment: the profile did not build)" if gen.fallback else "")
 
-    def _previous(self, project: str) -> tuple[Any, Any]:
-        mod = self._mod()
+    def _previous(self, project: str) -> tuple[Optional[Generation], Optional[Generation]]:
+        from onboard.core.profiles import generations as mod
+
         gens = mod.list_generations(project)
         current = next((g for g in gens if g.current), None)
         older = [g for g in gens if current is not None and g.number < current.number]
@@ -93,10 +98,14 @@ class RealGenerations:
         current, target = self._previous(project)
         if target is None:
             raise ValueError("the current generation is the oldest: nothing to roll back to")
-        return f"{target.profile}, generation {target.number}", list(self._mod().diff(current, target))
+        from onboard.core.profiles import generations as mod
 
-    def rollback(self, project: str, emit: Callable) -> str:
-        _, to = self._mod().rollback(project, emit=emit)
+        return f"{target.profile}, generation {target.number}", list(mod.diff(current, target))
+
+    def rollback(self, project: str, emit: Emitter) -> str:
+        from onboard.core.profiles import generations as mod
+
+        _, to = mod.rollback(project, emit=emit)
         return f"back to generation {to.number} ({to.profile})"
 
 

@@ -7,14 +7,21 @@ its emitter, and returns a `JobResult`. No textual here.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import TYPE_CHECKING, Optional
+
+if TYPE_CHECKING:
+    from onboard.core.choices import Choices
+    from onboard.core.engine.plan import CancelToken, Outcome, Plan
+    from onboard.core.events import Emitter
+    from onboard.core.uninstall import UninstallPlan
+    from onboard.tui.services import Services
 
 
 @dataclass
 class JobResult:
     status: str  # ok | failed | cancelled
     errors: list[str] = field(default_factory=list)
-    outcome: Any = None
+    outcome: Optional[Outcome] = None
     answers_path: str = ""
 
 
@@ -23,7 +30,7 @@ class Job:
     cancellable = False
     verb = "Running"
 
-    def __init__(self, services: Any, title: str) -> None:
+    def __init__(self, services: Services, title: str) -> None:
         self.services = services
         self.title = title
 
@@ -31,7 +38,7 @@ class Job:
     def log_name(self) -> str:
         return self.kind
 
-    def run(self, emit: Callable, cancel: Any) -> JobResult:
+    def run(self, emit: Emitter, cancel: CancelToken) -> JobResult:
         raise NotImplementedError
 
 
@@ -44,16 +51,16 @@ class ApplyJob(Job):
     cancellable = True
     verb = "Applying"
 
-    def __init__(self, services: Any, plan: Any, choices: Any = None) -> None:
-        super().__init__(services, getattr(plan, "title", "") or getattr(plan, "name", "plan"))
+    def __init__(self, services: Services, plan: Plan, choices: Optional[Choices] = None) -> None:
+        super().__init__(services, plan.title or plan.name)
         self.plan = plan
         self.choices = choices
 
     @property
     def log_name(self) -> str:
-        return str(getattr(self.plan, "name", "apply"))
+        return self.plan.name
 
-    def run(self, emit: Callable, cancel: Any) -> JobResult:
+    def run(self, emit: Emitter, cancel: CancelToken) -> JobResult:
         try:
             outcome = self.services.apply(self.plan, emit, cancel)
             result = JobResult(outcome.status, list(outcome.errors), outcome)
@@ -79,12 +86,12 @@ class RevertJob(Job):
     kind = "revert"
     verb = "Undoing"
 
-    def __init__(self, services: Any, outcome: Any, title: str) -> None:
+    def __init__(self, services: Services, outcome: Optional[Outcome], title: str) -> None:
         super().__init__(services, f"undo: {title}")
         self.outcome = outcome
 
-    def run(self, emit: Callable, cancel: Any) -> JobResult:
-        if getattr(self.outcome, "receipt", None) is None:
+    def run(self, emit: Emitter, cancel: CancelToken) -> JobResult:
+        if self.outcome is None or self.outcome.receipt is None:
             return JobResult("failed", ["there is no receipt to revert: nothing was recorded"])
         try:
             out = self.services.undo_run(self.outcome, emit)
@@ -97,11 +104,11 @@ class UninstallJob(Job):
     kind = "uninstall"
     verb = "Uninstalling"
 
-    def __init__(self, services: Any, plan: Any) -> None:
+    def __init__(self, services: Services, plan: UninstallPlan) -> None:
         super().__init__(services, "uninstall everything onboard did")
         self.plan = plan
 
-    def run(self, emit: Callable, cancel: Any) -> JobResult:
+    def run(self, emit: Emitter, cancel: CancelToken) -> JobResult:
         try:
             errors = list(self.services.run_uninstall(self.plan, emit))
         except Exception as exc:
@@ -109,7 +116,7 @@ class UninstallJob(Job):
         return JobResult("failed" if errors else "ok", errors)
 
 
-def receipt_has_changes(outcome: Optional[Any]) -> bool:
+def receipt_has_changes(outcome: Optional[Outcome]) -> bool:
     """True when the run left something to undo (the core's "undo this run" has work)."""
     from onboard.core.engine.plan import Outcome, this_run_changes
 

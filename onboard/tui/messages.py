@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Optional
 
 from textual.message import Message
+
+if TYPE_CHECKING:
+    from onboard.core.engine.plan import Outcome, Plan
+    from onboard.core.profiles.loader import ProfileInfo
+    from onboard.core.teamconfig import TeamConfig
+    from onboard.core.uninstall import UninstallPlan
+    from onboard.tui.bridge import EventBridge
+    from onboard.tui.generations import ProjectState
+    from onboard.tui.state import CheckView, Row
 
 
 @dataclass
 class EventsPending(Message, bubble=False):
     """Core events are waiting in a bridge; the screen takes them all at once."""
 
-    bridge: Any
+    bridge: EventBridge
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, EventsPending) and message.bridge is self.bridge
@@ -20,7 +29,7 @@ class EventsPending(Message, bubble=False):
 
 @dataclass
 class ChecksFinished(Message, bubble=False):
-    results: list  # of CheckView
+    results: list[CheckView]
     mode: str = ""
     reason: str = ""
     error: str = ""  # the checks could not run at all
@@ -28,20 +37,20 @@ class ChecksFinished(Message, bubble=False):
 
 @dataclass
 class TeamLoaded(Message, bubble=False):
-    team: Any  # TeamConfig or None
+    team: Optional[TeamConfig]
     error: str = ""
 
 
 @dataclass
 class ProfilesLoaded(Message, bubble=False):
-    profiles: list  # of ProfileInfo-like objects (name, description)
+    profiles: list[ProfileInfo]
     error: str = ""
 
 
 @dataclass
 class PlanReady(Message, bubble=False):
-    plan: Any
-    rows: list[dict[str, Any]]
+    plan: Plan
+    rows: list[Row]
 
 
 @dataclass
@@ -56,21 +65,21 @@ class RunFinished(Message, bubble=False):
 
     status: str
     errors: list[str] = field(default_factory=list)
-    outcome: Any = None
+    outcome: Optional[Outcome] = None
     log_path: str = ""
     answers_path: str = ""
 
 
 @dataclass
 class UninstallPlanned(Message, bubble=False):
-    plan: Any
-    rows: list[dict[str, Any]]
+    plan: Optional[UninstallPlan]
+    rows: list[Row]
     error: str = ""
 
 
 @dataclass
 class GenerationsLoaded(Message, bubble=False):
-    state: Any  # a generations.ProjectState
+    state: Optional[ProjectState]
     error: str = ""
 
 
@@ -91,4 +100,4 @@ class SwitchDone(Message, bubble=False):
     ok: bool
     message: str = ""
     log: list[str] = field(default_factory=list)
-    extra: Optional[dict] = None
+    extra: Optional[dict[str, object]] = None

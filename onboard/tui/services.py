@@ -13,37 +13,48 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
+
+if TYPE_CHECKING:
+    from onboard.core.choices import Choices
+    from onboard.core.doctor import CheckResult
+    from onboard.core.engine.plan import CancelToken, Outcome, Plan
+    from onboard.core.events import Emitter
+    from onboard.core.profiles.loader import ProfileInfo
+    from onboard.core.teamconfig import TeamConfig
+    from onboard.core.uninstall import UninstallPlan
+    from onboard.tui.generations import GenerationsBackend
+    from onboard.tui.state import Row
 
 
 # -- defaults: the real core ---------------------------------------------------------------------
 
-def real_run_checks(emit: Callable) -> list:
+def real_run_checks(emit: Emitter) -> list[CheckResult]:
     from onboard.core.doctor import run_checks
 
     return run_checks(emit=emit)
 
 
-def real_recommend_mode(results: list) -> tuple[str, str]:
+def real_recommend_mode(results: list[CheckResult]) -> tuple[str, str]:
     from onboard.core.doctor import recommend_mode
 
     mode, reason = recommend_mode(results)
     return str(mode), str(reason)
 
 
-def real_build_plan(choices: Any) -> Any:
+def real_build_plan(choices: Choices) -> Plan:
     from onboard.core.planner import build_plan
 
     return build_plan(choices)
 
 
-def real_preview(plan: Any) -> list[dict[str, Any]]:
+def real_preview(plan: Plan) -> list[Row]:
     from onboard.core.engine.plan import preview
 
     return preview(plan)
 
 
-def real_apply(plan: Any, emit: Callable, cancel: Any) -> Any:
+def real_apply(plan: Plan, emit: Emitter, cancel: CancelToken) -> Outcome:
     from onboard.core.engine.plan import apply_plan
     from onboard.core.planner import preflight
 
@@ -51,31 +62,31 @@ def real_apply(plan: Any, emit: Callable, cancel: Any) -> Any:
     return apply_plan(plan, emit=emit, cancel=cancel)
 
 
-def real_undo_run(outcome: Any, emit: Callable) -> Any:
+def real_undo_run(outcome: Outcome, emit: Emitter) -> Outcome:
     from onboard.core.engine.plan import undo_run
 
     return undo_run(outcome, emit=emit)
 
 
-def real_plan_uninstall() -> Any:
+def real_plan_uninstall() -> UninstallPlan:
     from onboard.core.uninstall import plan_uninstall
 
     return plan_uninstall()
 
 
-def real_run_uninstall(plan: Any, emit: Callable) -> list[str]:
+def real_run_uninstall(plan: UninstallPlan, emit: Emitter) -> list[str]:
     from onboard.core.uninstall import run_uninstall
 
     return run_uninstall(plan, emit=emit)
 
 
-def real_list_profiles() -> list:
+def real_list_profiles() -> list[ProfileInfo]:
     from onboard.core.profiles.loader import list_profiles
 
     return list_profiles()
 
 
-def real_load_team() -> Any:
+def real_load_team() -> Optional[TeamConfig]:
     """The team config (onboard.yaml) found from the current directory, or None.
     Raises with every problem when the file is invalid."""
     from onboard.core.teamconfig import load_team_config
@@ -83,7 +94,7 @@ def real_load_team() -> Any:
     return load_team_config()
 
 
-def real_seed_choices(team: Any, choices: Any) -> dict[str, Any]:
+def real_seed_choices(team: TeamConfig, choices: Choices) -> dict[str, Any]:
     """Fill what the choices leave open from the team config; return what was filled."""
     from onboard.core.teamconfig import apply_to_choices
 
@@ -104,23 +115,23 @@ def log_dir() -> Path:
 
 @dataclass
 class Services:
-    run_checks: Callable[[Callable], list] = real_run_checks
-    recommend_mode: Callable[[list], tuple[str, str]] = real_recommend_mode
-    build_plan: Callable[[Any], Any] = real_build_plan
-    preview: Callable[[Any], list[dict[str, Any]]] = real_preview
-    apply: Callable[[Any, Callable, Any], Any] = real_apply
-    undo_run: Callable[[Any, Callable], Any] = real_undo_run
-    plan_uninstall: Callable[[], Any] = real_plan_uninstall
-    run_uninstall: Callable[[Any, Callable], list[str]] = real_run_uninstall
-    list_profiles: Callable[[], list] = real_list_profiles
-    generations: Optional[Any] = None  # a GenerationsBackend; None = the real one, made on first use
-    load_team: Callable[[], Any] = real_load_team
-    seed_choices: Callable[[Any, Any], dict[str, Any]] = real_seed_choices
+    run_checks: Callable[[Emitter], list[CheckResult]] = real_run_checks
+    recommend_mode: Callable[[list[CheckResult]], tuple[str, str]] = real_recommend_mode
+    build_plan: Callable[[Choices], Plan] = real_build_plan
+    preview: Callable[[Plan], list[Row]] = real_preview
+    apply: Callable[[Plan, Emitter, CancelToken], Outcome] = real_apply
+    undo_run: Callable[[Outcome, Emitter], Outcome] = real_undo_run
+    plan_uninstall: Callable[[], UninstallPlan] = real_plan_uninstall
+    run_uninstall: Callable[[UninstallPlan, Emitter], list[str]] = real_run_uninstall
+    list_profiles: Callable[[], list[ProfileInfo]] = real_list_profiles
+    generations: Optional[GenerationsBackend] = None  # None = the real one, made on first use
+    load_team: Callable[[], Optional[TeamConfig]] = real_load_team
+    seed_choices: Callable[[TeamConfig, Choices], dict[str, Any]] = real_seed_choices
     answers_path: Callable[[], Path] = answers_path
     log_dir: Callable[[], Path] = log_dir
     is_root: Callable[[], bool] = field(default=lambda: os.geteuid() == 0)
 
-    def generations_backend(self) -> Any:
+    def generations_backend(self) -> GenerationsBackend:
         if self.generations is None:
             from onboard.tui.generations import RealGenerations
 

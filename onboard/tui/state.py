@@ -3,7 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional, Union, cast
+
+if TYPE_CHECKING:
+    from onboard.core.choices import Choices
+    from onboard.core.doctor import CheckFinished, CheckResult
+    from onboard.core.engine.plan import Outcome, Plan
+    from onboard.core.profiles.loader import ProfileInfo
+    from onboard.core.teamconfig import TeamConfig
+    from onboard.tui.progress import Failure
+
+    #: one row of a plan's or an uninstall's preview, as the core gives it (id, description,
+    #: paths, status, ...)
+    Row = dict[str, Any]
 
 CHECK_WORDS = {"ok": "OK", "warn": "WARN", "fail": "FAIL", "running": "...."}
 
@@ -22,15 +34,17 @@ class CheckView:
         return CHECK_WORDS.get(self.status, self.status.upper())
 
 
-def check_view(obj: Any) -> CheckView:
+def check_view(obj: Union[CheckResult, CheckFinished, dict[str, Any]]) -> CheckView:
     """A CheckResult, a CheckFinished event or a dict, as a CheckView."""
-    if hasattr(obj, "result") and not callable(getattr(obj, "result")):
-        obj = obj.result
+    data: dict[str, Any]
     if isinstance(obj, dict):
-        get = obj.get
-    else:
-        def get(k: str, d: Any = None) -> Any:
-            return getattr(obj, k, d)
+        data = obj
+    elif hasattr(obj, "result"):  # a CheckFinished event: its result is the CheckResult as a dict
+        data = cast("CheckFinished", obj).result
+    else:  # a CheckResult
+        data = {"id": obj.id, "title": obj.title, "status": obj.status, "summary": obj.summary,
+                "fix": obj.fix, "details": obj.details}
+    get = data.get
     return CheckView(id=str(get("id", "")), title=str(get("title", "") or get("id", "")),
                      status=str(get("status", "warn")), summary=str(get("summary", "") or ""),
                      fix=str(get("fix", "") or ""), details=dict(get("details", {}) or {}))
@@ -45,7 +59,7 @@ class RunSummary:
     status: str  # ok | failed | cancelled
     changed: list[tuple[str, str]] = field(default_factory=list)  # (status word, description)
     total: int = 0
-    failure: Any = None  # progress.Failure
+    failure: Optional[Failure] = None
     errors: list[str] = field(default_factory=list)
     tail: list[str] = field(default_factory=list)
     log_path: str = ""
@@ -53,22 +67,22 @@ class RunSummary:
     receipt_path: str = ""
     can_revert: bool = False
     profile: str = ""
-    outcome: Any = None
+    outcome: Optional[Outcome] = None
 
 
 @dataclass
 class AppState:
     demo_dir: str = ""
-    choices: Any = None  # onboard.core.choices.Choices, made when first needed
+    choices: Optional[Choices] = None  # made when first needed
     mode_chosen: bool = False  # the user picked the install mode (else the recommendation is used)
     checks: list[CheckView] = field(default_factory=list)
     checks_error: str = ""
     recommendation: Optional[tuple[str, str]] = None
-    profiles: Optional[list] = None
+    profiles: Optional[list[ProfileInfo]] = None
     profiles_error: str = ""
-    plan: Any = None
-    rows: list[dict[str, Any]] = field(default_factory=list)
+    plan: Optional[Plan] = None
+    rows: list[Row] = field(default_factory=list)
     last_run: Optional[RunSummary] = None
-    team: Any = None  # the team config (onboard.core.teamconfig.TeamConfig), once loaded
+    team: Optional[TeamConfig] = None  # the team config, once loaded
     team_error: str = ""
     team_seeded: bool = False  # the team config has filled in the choices (choices.team_applied)
