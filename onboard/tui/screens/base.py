@@ -4,12 +4,17 @@ footer, and Esc going back (before Apply)."""
 from __future__ import annotations
 
 import os
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar, Optional
 
 from textual import events
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Static
+
+if TYPE_CHECKING:
+    from textual import getters
+
+    from onboard.tui.app import OnboardApp
 
 #: the flow's styles, loaded when the first flow screen or dialog opens (not for the Welcome)
 FLOW_CSS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "flow.tcss")
@@ -25,12 +30,12 @@ class TooSmallNotice(Static):
                     "`onboard install` instead.")
 
 
-class StepScreen(Screen):
-    CSS_PATH = FLOW_CSS
+class StepScreen(Screen[None]):
+    CSS_PATH: ClassVar[Optional[str]] = FLOW_CSS
     #: shown by `?` together with the screen's key bindings
     HELP: ClassVar[str] = ""
-    #: header text, e.g. "2/6 Checks"
-    STEP: ClassVar[str] = ""
+    #: header text, e.g. "2/6 Checks" (a screen may set its own when made)
+    STEP: str = ""
     #: False on screens where going back would be a lie (Apply and after)
     CAN_GO_BACK: ClassVar[bool] = True
 
@@ -38,8 +43,13 @@ class StepScreen(Screen):
         Binding("escape", "back", "Back"),
     ]
 
+    if TYPE_CHECKING:
+        # Every onboard screen runs in OnboardApp (Textual's way to say so). For the type
+        # checker only: at run time Textual's own `app` property is used, unchanged.
+        app = getters.app(OnboardApp)
+
     def on_mount(self) -> None:
-        demo = getattr(self.app.state, "demo_dir", "")
+        demo = self.app.state.demo_dir
         self.title = "onboard" + (f" {self.STEP}" if self.STEP else "")
         self.sub_title = "DEMO: harmless changes in a demo folder only" if demo else ""
         from onboard.tui.widgets.bars import TitleBar

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Optional, cast
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -17,6 +17,10 @@ from onboard.tui.screens.base import StepScreen
 from onboard.tui.state import CheckView, check_view
 from onboard.tui.theme import badge
 from onboard.tui.widgets.bars import KeyBar, TitleBar
+
+if TYPE_CHECKING:
+    from onboard.core.doctor import CheckFinished, CheckStarted
+    from onboard.core.events import Event
 
 MODE_NAMES = {m.id: m.label for m in MODES}
 
@@ -126,16 +130,17 @@ class ChecksScreen(StepScreen):
     def on_events_pending(self, message: EventsPending) -> None:
         message.bridge.pending()
 
-    def _deliver(self, events: list[Any]) -> None:
+    def _deliver(self, events: list[Event]) -> None:
         if self.done:
             return
         lv = self.query_one("#checks", ListView)
         for e in events:
-            kind = getattr(e, "kind", "")
-            if kind == "check-started":
-                view = CheckView(id=e.id, title=e.title or e.id, status="running", summary="checking...")
-            elif kind == "check-finished":
-                view = check_view(e)
+            if e.kind == "check-started":
+                started = cast("CheckStarted", e)
+                view = CheckView(id=started.id, title=started.title or started.id, status="running",
+                                 summary="checking...")
+            elif e.kind == "check-finished":
+                view = check_view(cast("CheckFinished", e))
             else:
                 continue
             row = self.rows.get(view.id)
@@ -165,7 +170,7 @@ class ChecksScreen(StepScreen):
             self.rows[view.id] = CheckRow(view)
         lv.extend(self.rows.values())
 
-    def _finish(self, recommendation: Any, error: str) -> None:
+    def _finish(self, recommendation: Optional[tuple[str, str]], error: str) -> None:
         self.done = True
         results = self.app.state.checks
         status = self.query_one("#checks-status", Static)

@@ -3,7 +3,7 @@ object that `onboard apply --answers FILE` replays."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Optional
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -181,8 +181,7 @@ class ChoicesScreen(StepScreen):
                 note += f"\nRecommended because: {st.recommendation[1]}"
             self.app.push_screen(d.PickDialog("Install mode", opts, c.mode, note), self._set_mode)
         elif key == "profile":
-            names = [(getattr(p, "name", str(p)), f"{getattr(p, 'name', p)}: {getattr(p, 'description', '')}".rstrip(": "))
-                     for p in (st.profiles or [])]
+            names = [(p.name, f"{p.name}: {p.description}".rstrip(": ")) for p in (st.profiles or [])]
             note = "" if names else ("No team profiles were found" +
                                      (f" ({st.profiles_error})" if st.profiles_error else "") + ".")
             self.app.push_screen(d.PickDialog("Profile", [("", "none")] + names, c.profile, note),
@@ -211,19 +210,19 @@ class ChoicesScreen(StepScreen):
     def _changed(self) -> None:
         self.refresh_hub()
 
-    def _set_mode(self, value: Any) -> None:
+    def _set_mode(self, value: Optional[str]) -> None:
         if value:
             c = self.app.choices()
             c.mode = value
             self.app.state.mode_chosen = True
         self._changed()
 
-    def _set_profile(self, value: Any) -> None:
+    def _set_profile(self, value: Optional[str]) -> None:
         if value is not None:
             self.app.choices().profile = value
         self._changed()
 
-    def _set_hook(self, value: Any) -> None:
+    def _set_hook(self, value: Optional[str]) -> None:
         if value is not None:
             c = self.app.choices()
             c.components = [x for x in c.components if x not in LOADERS]
@@ -231,19 +230,19 @@ class ChoicesScreen(StepScreen):
                 c.components.insert(0, value)
         self._changed()
 
-    def _set_editors(self, value: Any) -> None:
+    def _set_editors(self, value: Optional[list[str]]) -> None:
         if value is not None:
             c = self.app.choices()
             hooks = [x for x in c.components if x in LOADERS]
             c.components = hooks + [e for e, _ in EDITORS if e in value]
         self._changed()
 
-    def _set_unfree(self, value: Any) -> None:
+    def _set_unfree(self, value: Optional[str]) -> None:
         if value is not None:
             self.app.choices().allow_unfree = split_list(value)
         self._changed()
 
-    def _set_project(self, value: Any) -> None:
+    def _set_project(self, value: Optional[str]) -> None:
         if value is not None:
             import os
 

@@ -3,7 +3,7 @@ read details; plus help and the too-small-terminal notice."""
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, Optional
+from typing import Callable, Iterable, Optional, TypeVar
 
 from rich.text import Text
 from textual.app import App, ComposeResult
@@ -17,7 +17,11 @@ from onboard.tui.screens.base import FLOW_CSS
 from onboard.tui.widgets.bars import KeyBar
 
 
-class Dialog(ModalScreen):
+#: what a dialog gives back when dismissed (None when closed with Esc, unless it says otherwise)
+ResultT = TypeVar("ResultT")
+
+
+class Dialog(ModalScreen[ResultT]):
     CSS_PATH = FLOW_CSS
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
     HELP = "Esc closes this dialog without changing anything."
@@ -26,7 +30,7 @@ class Dialog(ModalScreen):
         self.dismiss(None)
 
 
-class ConfirmDialog(Dialog):
+class ConfirmDialog(Dialog[bool]):
     """Yes or no; the result is a bool (Esc = no)."""
 
     BINDINGS = [Binding("escape,n", "cancel", "No"), Binding("y", "yes", "Yes")]
@@ -59,7 +63,7 @@ class ConfirmDialog(Dialog):
         self.dismiss(False)
 
 
-class PickDialog(Dialog):
+class PickDialog(Dialog[str]):
     """Pick one of several options (Enter); the result is the option's id, or None (Esc)."""
 
     def __init__(self, title: str, options: Iterable[tuple[str, str]], current: str = "",
@@ -88,14 +92,14 @@ class PickDialog(Dialog):
         self.dismiss(event.option.id)
 
 
-class _DoneSelectionList(SelectionList):
+class _DoneSelectionList(SelectionList[str]):
     BINDINGS = [Binding("enter", "done", "Done"), Binding("space", "select", "Toggle")]
 
     def action_done(self) -> None:
         self.screen.dismiss(list(self.selected))
 
 
-class MultiDialog(Dialog):
+class MultiDialog(Dialog[list[str]]):
     """Pick any number of options (Space toggles, Enter done); the result is a list, or None."""
 
     def __init__(self, title: str, options: Iterable[tuple[str, str]], selected: Iterable[str] = (),
@@ -117,7 +121,7 @@ class MultiDialog(Dialog):
         self.query_one(SelectionList).focus()
 
 
-class TextDialog(Dialog):
+class TextDialog(Dialog[str]):
     """Type a value; `check` returns an error message or "" for a good value."""
 
     def __init__(self, title: str, value: str = "", note: str = "", placeholder: str = "",
@@ -148,7 +152,7 @@ class TextDialog(Dialog):
         self.dismiss(event.value.strip())
 
 
-class TextScreen(Dialog):
+class TextScreen(Dialog[None]):
     """Read-only text (details of a check, what a switch changes)."""
 
     BINDINGS = [Binding("escape,enter,q", "cancel", "Close")]
@@ -168,8 +172,9 @@ class TextScreen(Dialog):
 
 class HelpScreen(TextScreen):
     @classmethod
-    def for_screen(cls, screen: Screen) -> "HelpScreen":
+    def for_screen(cls, screen: Screen[object]) -> "HelpScreen":
         text = Text()
+        # Whatever screen is on top (Textual's own too) is helped: only onboard's have HELP and STEP.
         help_text = getattr(screen, "HELP", "") or ""
         if help_text:
             text.append(help_text + "\n\n")
@@ -191,5 +196,4 @@ class HelpScreen(TextScreen):
         return cls("Help: " + (getattr(screen, "STEP", "") or "onboard").split(" ", 1)[-1], text)
 
 
-__all__ = ["ConfirmDialog", "PickDialog", "MultiDialog", "TextDialog", "TextScreen", "HelpScreen",
-           "Any"]
+__all__ = ["ConfirmDialog", "PickDialog", "MultiDialog", "TextDialog", "TextScreen", "HelpScreen"]

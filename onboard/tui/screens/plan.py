@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Optional
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -16,8 +16,13 @@ from onboard.tui.screens.base import StepScreen
 from onboard.tui.theme import badge
 from onboard.tui.widgets.bars import KeyBar, TitleBar
 
+if TYPE_CHECKING:
+    from onboard.core.choices import Choices
+    from onboard.core.engine.plan import Plan
+    from onboard.tui.state import Row
 
-def plan_text(rows: list[dict[str, Any]]) -> Text:
+
+def plan_text(rows: list[Row]) -> Text:
     t = Text()
     for i, r in enumerate(rows, 1):
         if i > 1:
@@ -35,7 +40,7 @@ def plan_text(rows: list[dict[str, Any]]) -> Text:
     return t
 
 
-def counts(rows: list[dict[str, Any]]) -> tuple[int, int]:
+def counts(rows: list[Row]) -> tuple[int, int]:
     todo = sum(1 for r in rows if r.get("status") == "would-do")
     already = sum(1 for r in rows if r.get("status") == "already")
     return todo, already
@@ -53,11 +58,11 @@ class PlanScreen(StepScreen):
         Binding("escape", "back", "Back"),
     ]
 
-    def __init__(self, choices: Any) -> None:
+    def __init__(self, choices: Choices) -> None:
         super().__init__()
         self.choices = choices
-        self.plan: Any = None
-        self.rows: list[dict[str, Any]] = []
+        self.plan: Optional[Plan] = None
+        self.rows: list[Row] = []
         self.blocked = ""
 
     def compose(self) -> ComposeResult:
@@ -80,18 +85,20 @@ class PlanScreen(StepScreen):
             plan = svc.build_plan(self.choices)
             rows = svc.preview(plan)
         except Exception as exc:
+            # only some of onboard's errors (PlanningError, ActionError) carry a hint
             self.post_message(PlanFailed(str(exc), getattr(exc, "hint", "")))
             return
         self.post_message(PlanReady(plan, rows))
 
     def on_plan_ready(self, message: PlanReady) -> None:
-        self.plan, self.rows = message.plan, message.rows
+        plan = self.plan = message.plan
+        self.rows = message.rows
         todo, already = counts(self.rows)
-        title = getattr(self.plan, "title", "") or getattr(self.plan, "name", "plan")
+        title = plan.title or plan.name
         head = Text()
         head.append(f"{todo} change(s) to make, {already} already so. Nothing has changed yet.", style="bold")
         head.append(f"\nPlan: {title}.")
-        if getattr(self.plan, "needs_root", False) and not self.app.services.is_root():
+        if plan.needs_root and not self.app.services.is_root():
             self.blocked = ("This plan changes system files (/nix, /etc, users) and needs root: quit and "
                             "run `sudo onboard`, or choose single-user mode.")
             head.append("\n" + self.blocked, style="bold")
@@ -135,6 +142,6 @@ class PlanScreen(StepScreen):
         self.app.push_screen(ConfirmDialog(f"Apply {todo} change(s) to this machine now?", body,
                                            yes="Apply", no="Not yet"), self._confirmed)
 
-    def _confirmed(self, yes: Any) -> None:
-        if yes:
+    def _confirmed(self, yes: Optional[bool]) -> None:
+        if yes and self.plan is not None:
             self.app.start_apply(self.plan, self.rows)

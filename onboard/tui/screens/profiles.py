@@ -4,7 +4,7 @@ changes) and roll back."""
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Optional, Union
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -20,8 +20,12 @@ from onboard.tui.progress import RunModel
 from onboard.tui.screens.base import StepScreen
 from onboard.tui.widgets.bars import KeyBar, TitleBar
 
+if TYPE_CHECKING:
+    from onboard.core.events import Event
+    from onboard.tui.generations import ProjectState
 
-def generations_text(state: Any) -> Text:
+
+def generations_text(state: Optional[ProjectState]) -> Text:
     t = Text()
     if state is None or not state.generations:
         t.append("No generations yet: the first switch makes generation 1.")
@@ -52,7 +56,7 @@ class ProfilesScreen(StepScreen):
     def __init__(self, project: str = "") -> None:
         super().__init__()
         self.project = project
-        self.gen_state: Any = None
+        self.gen_state: Optional[ProjectState] = None
         self.busy = ""
         self.model = RunModel()
         self.bridge = EventBridge(self, self._deliver)
@@ -70,14 +74,14 @@ class ProfilesScreen(StepScreen):
     def on_mount(self) -> None:
         if not self.project:
             c = self.app.state.choices
-            self.project = (getattr(c, "project_dir", "") or "") or os.getcwd()
+            self.project = (c.project_dir if c is not None else "") or os.getcwd()
         self._head()
         self.query_one("#prof-list", OptionList).focus()
         self.run_worker(self._load_profiles, thread=True, group="prof-load", exit_on_error=False)
         self.reload()
 
     def _head(self) -> None:
-        active = getattr(self.gen_state, "active", "") or "none"
+        active = (self.gen_state.active if self.gen_state is not None else "") or "none"
         t = Text()
         t.append("Project: ", style="bold")
         t.append(self.project)
@@ -112,12 +116,12 @@ class ProfilesScreen(StepScreen):
         if not message.profiles:
             ol.add_option(Option("No team profiles were found.", id="", disabled=True))
             return
-        active = getattr(self.gen_state, "active", "")
+        active = self.gen_state.active if self.gen_state is not None else ""
         for p in message.profiles:
-            name = getattr(p, "name", str(p))
+            name = p.name
             t = Text()
             t.append(f"{name:<18}", style="bold")
-            t.append(getattr(p, "description", "") or "")
+            t.append(p.description or "")
             if name == active:
                 t.append("  (active)", style="bold")
             ol.add_option(Option(t, id=name))
@@ -140,9 +144,13 @@ class ProfilesScreen(StepScreen):
             return None
         if action == "back" and self.busy:  # a switch is writing a generation: stay until done
             return False
-        if action == "rollback" and not getattr(self.gen_state, "can_rollback", False):
+        if action == "rollback" and not self.can_rollback:
             return None
         return super().check_action(action, parameters)
+
+    @property
+    def can_rollback(self) -> bool:
+        return self.gen_state is not None and self.gen_state.can_rollback
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()
@@ -166,7 +174,7 @@ class ProfilesScreen(StepScreen):
                         exit_on_error=False)
 
     def action_rollback(self) -> None:
-        if self.busy or not getattr(self.gen_state, "can_rollback", False):
+        if self.busy or not self.can_rollback:
             return
         self._status("Working out what a rollback changes...")
         self.run_worker(lambda: self._preview("rollback", ""), thread=True, group="prof-prev",
@@ -218,6 +226,7 @@ class ProfilesScreen(StepScreen):
             else:
                 msg = backend.rollback(self.project, self.bridge)
         except Exception as exc:
+            # only some of onboard's errors (GenerationError, EnvError) carry a hint
             hint = getattr(exc, "hint", "")
             self.post_message(SwitchDone(action, target, False, str(exc) + (f"\nWhat to do: {hint}" if hint else "")))
             return
@@ -226,7 +235,7 @@ class ProfilesScreen(StepScreen):
     def on_events_pending(self, message: EventsPending) -> None:
         message.bridge.pending()
 
-    def _deliver(self, events: list[Any]) -> None:
+    def _deliver(self, events: list[Event]) -> None:
         self.model.feed_all(events)
         parts = [self.model.nix_summary()] + self.model.tail(1)
         self._status(("Switching" if self.busy == "switch" else "Rolling back") + "... " +
@@ -248,5 +257,5 @@ class ProfilesScreen(StepScreen):
         self.reload()
         self.run_worker(self._load_profiles, thread=True, group="prof-load", exit_on_error=False)
 
-    def _status(self, text: Any) -> None:
+    def _status(self, text: Union[str, Text]) -> None:
         self.query_one("#prof-status", Static).update(text)

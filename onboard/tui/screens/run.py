@@ -4,7 +4,7 @@ progress, a log pane that can be opened, elapsed time, and a cancel that stops b
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -12,7 +12,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Label, ProgressBar, RichLog, Static
 
-from onboard.tui.bridge import EventBridge
+from onboard.tui.bridge import EventBridge, action_id_of
 from onboard.tui.jobs import ApplyJob, Job, RevertJob, UninstallJob, receipt_has_changes
 from onboard.tui.messages import EventsPending, RunFinished
 from onboard.tui.progress import RunModel, status_word
@@ -20,6 +20,10 @@ from onboard.tui.screens.base import StepScreen
 from onboard.tui.state import RunSummary
 from onboard.tui.widgets.action_row import ActionRow
 from onboard.tui.widgets.bars import KeyBar, TitleBar
+
+if TYPE_CHECKING:
+    from onboard.core.events import Event
+    from onboard.tui.state import Row
 
 __all__ = ["RunScreen", "ApplyJob", "RevertJob", "UninstallJob"]
 
@@ -42,7 +46,7 @@ class RunScreen(StepScreen):
         Binding("q", "app.quit_app", "Quit"),
     ]
 
-    def __init__(self, job: Job, rows: list[dict[str, Any]]) -> None:
+    def __init__(self, job: Job, rows: list[Row]) -> None:
         super().__init__()
         from onboard.core.engine.plan import CancelToken
 
@@ -103,11 +107,11 @@ class RunScreen(StepScreen):
     def on_events_pending(self, message: EventsPending) -> None:
         message.bridge.pending()
 
-    def _deliver(self, events: list[Any]) -> None:
+    def _deliver(self, events: list[Event]) -> None:
         touched: set[str] = set()
         for e in events:
             self.model.feed(e)
-            aid = getattr(e, "action_id", "")
+            aid = action_id_of(e)
             if aid:
                 touched.add(aid)
         container = self.query_one("#actions", VerticalScroll)
@@ -190,16 +194,18 @@ class RunScreen(StepScreen):
         if status == "ok" and m.status == "cancelled":
             status = "cancelled"
         outcome = message.outcome
-        receipt = getattr(outcome, "receipt", None)
+        receipt = outcome.receipt if outcome is not None else None
+        job = self.job
+        choices = job.choices if isinstance(job, ApplyJob) else None  # only an apply has choices
         summary = RunSummary(
             kind=self.job.kind, title=self.job.title, status=status,
             changed=[(status_word(v.status), v.description) for v in m.views() if v.status != "waiting"],
             total=max(m.total, len(m.order)), failure=m.failure,
             errors=list(message.errors) or list(m.errors), tail=m.tail(), log_path=message.log_path,
             answers_path=message.answers_path,
-            receipt_path=str(getattr(receipt, "path", "") or ""),
+            receipt_path=str((receipt.path if receipt is not None else None) or ""),
             can_revert=self.job.kind == "apply" and receipt_has_changes(outcome),
-            profile=getattr(getattr(self.job, "choices", None), "profile", "") or "",
+            profile=(choices.profile if choices is not None else "") or "",
             outcome=outcome,
         )
         self.app.run_ended(summary)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Optional
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -14,8 +14,12 @@ from onboard.tui.messages import UninstallPlanned
 from onboard.tui.screens.base import StepScreen
 from onboard.tui.widgets.bars import KeyBar, TitleBar
 
+if TYPE_CHECKING:
+    from onboard.core.uninstall import UninstallPlan
+    from onboard.tui.state import Row
 
-def uninstall_text(rows: list[dict[str, Any]]) -> Text:
+
+def uninstall_text(rows: list[Row]) -> Text:
     t = Text()
     for i, r in enumerate(rows, 1):
         if i > 1:
@@ -40,8 +44,8 @@ class UninstallScreen(StepScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.plan: Any = None
-        self.rows: list[dict[str, Any]] = []
+        self.plan: Optional[UninstallPlan] = None
+        self.rows: list[Row] = []
 
     def compose(self) -> ComposeResult:
         yield TitleBar()
@@ -106,6 +110,6 @@ class UninstallScreen(StepScreen):
                                            "rest still go.", yes="Uninstall", no="Keep"),
                              self._confirmed)
 
-    def _confirmed(self, yes: Any) -> None:
-        if yes:
+    def _confirmed(self, yes: Optional[bool]) -> None:
+        if yes and self.plan is not None:
             self.app.start_uninstall(self.plan, self.rows)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Optional
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -13,6 +13,9 @@ from textual.widgets import Static
 from onboard.tui.messages import TeamLoaded
 from onboard.tui.screens.base import StepScreen
 from onboard.tui.widgets.bars import KeyBar, TitleBar
+
+if TYPE_CHECKING:
+    from onboard.core.teamconfig import TeamConfig
 
 STEPS = """\
 What will happen:
@@ -90,8 +93,8 @@ class WelcomeScreen(StepScreen):
         self.app.team_loaded(message.team, message.error)
         self._show_team(message.team, message.error)
 
-    def _show_team(self, team: Any, error: str) -> None:
-        name = str(getattr(team, "team", "") or "")
+    def _show_team(self, team: Optional[TeamConfig], error: str) -> None:
+        name = (team.team if team is not None else "") or ""
         self.query_one("#welcome-title", Static).update(welcome_title(name))
         line = self.query_one("#welcome-team", Static)
         if error:
@@ -101,8 +104,8 @@ class WelcomeScreen(StepScreen):
                              + "\n".join(lines[:3]) + more, style="bold"))
         elif team is not None:
             t = Text()
-            profile = getattr(team, "default_profile", "")
-            path = getattr(team, "path", "")
+            profile = team.default_profile
+            path = team.path
             if path:
                 t.append(f"Team config: {path}")
             if profile:

@@ -6,10 +6,13 @@ readable without colour (keys in reverse video, unavailable keys dimmed and mark
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.widgets import Static
+
+if TYPE_CHECKING:
+    from textual.screen import Screen
 
 
 class TitleBar(Static):
@@ -48,7 +51,7 @@ class KeyBar(Static):
         self.screen.bindings_updated_signal.subscribe(self, self._changed)
         self._draw()
 
-    def _changed(self, screen: Any) -> None:
+    def _changed(self, screen: Screen[object]) -> None:
         if screen is self.screen:
             self._draw()
 
