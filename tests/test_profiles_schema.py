@@ -217,13 +217,16 @@ def test_package_syntax_case_and_typos(tmp_path):
     profile, problems = check_profile(str(f))
     assert [str(p) for p in problems] == [
         f"{f}:5:5: packages: no package `Python312` (names are case-sensitive); did you mean `python312`?",
-        f"{f}:6:5: warning: packages: `postgressql_16` is not a package onboard knows; did you mean `postgresql_16`?",
+        f"{f}:6:5: packages: `postgressql_16` is not a package onboard knows; did you mean `postgresql_16`? "
+        "If `postgressql_16` is right (onboard's list is not all of nixpkgs), add it under `unlisted:` in this "
+        "profile: `unlisted: [postgressql_16]`",
         f"{f}:7:5: packages: `foo bar` is not a package attribute path; one package per list item; a package "
         "is an attribute path of the package set, like `postgresql_16` or `python312Packages.numpy` "
         "(letters, digits, _ - + ', parts joined by dots)",
         f"{f}:8:5: packages: write `hello`, without the `pkgs.` prefix",
-        f"{f}:9:5: warning: packages: `python312Packages.nunpy` is not a package onboard knows; "
-        "did you mean `python312Packages.numpy`?",
+        f"{f}:9:5: packages: `python312Packages.nunpy` is not a package onboard knows; "
+        "did you mean `python312Packages.numpy`? If `python312Packages.nunpy` is right (onboard's list is not "
+        "all of nixpkgs), add it under `unlisted:` in this profile: `unlisted: [python312Packages.nunpy]`",
     ]
     assert profile is None
 
@@ -441,7 +444,7 @@ def test_cli_validate_reports_all_files_and_writes_nothing(tmp_path, isolated_ho
     lines = r.stdout.splitlines()
     assert f"{bad1}:2:1: unknown key `pakages`; did you mean `packages`? (allowed: name, description, " \
            "extends, nixpkgs, packages, python, env, shellHook, scripts, allowUnfree, unfree, editors, " \
-           "services)" in lines
+           "services, unlisted)" in lines
     assert any(line.startswith(f"{bad2}:4:1: YAML syntax error") for line in lines), lines
     assert "3 profiles checked: 1 ok, 2 with problems" in r.stderr
     assert snapshot(isolated_home) == before_home and snapshot(tmp_path) == before_tmp
@@ -453,7 +456,7 @@ def test_cli_validate_reports_all_files_and_writes_nothing(tmp_path, isolated_ho
 
 
 def test_cli_validate_strict_makes_warnings_fatal(tmp_path):
-    f = write(tmp_path, "w.yaml", PIN + "packages: [chormium]\n")
+    f = write(tmp_path, "w.yaml", PIN + "packages: [cromiun]\n")  # two edits away: only a warning
     assert run_onboard("profiles", "validate", str(f)).returncode == 0
     r = run_onboard("profiles", "validate", "--strict", str(f))
     assert r.returncode == 1 and "did you mean `chromium`?" in r.stdout
@@ -481,3 +484,62 @@ def test_loading_a_profile_does_not_import_heavy_modules_until_needed():
             "onboard.core.profiles.render; print('yaml' in sys.modules, 'rich' in sys.modules)")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=str(ROOT))
     assert r.stdout.split() == ["False", "False"], r.stderr
+
+
+# -- what PyYAML and the checks used to say badly ----------------------------------------------
+
+def test_a_key_indented_deeper_than_the_one_above_says_which(tmp_path):
+    f = write(tmp_path, "ind.yaml", f"nixpkgs:\n  rev: {REV}\n    narHash: {NAR}\npackages: [hello]\n")
+    assert errors_of(f) == [f"{f}:3:5: `narHash` is indented deeper than `rev` (line 2): keys of one mapping "
+                            "start in the same column; move `narHash` left to line up with `rev`"]
+
+
+def test_a_tab_is_said_in_plain_words(tmp_path):
+    f = write(tmp_path, "tab.yaml", f"nixpkgs:\n\trev: {REV}\npackages: [hello]\n")
+    assert errors_of(f) == [f"{f}:2:1: YAML syntax error: a tab here; indent with spaces, not tabs"]
+
+
+def test_an_empty_name_says_it_is_empty(tmp_path):
+    f = write(tmp_path, "web.yaml", 'name: ""\n' + PIN + "packages: [hello]\n")
+    assert errors_of(f) == [f"{f}:1:7: name is empty: write `name: web` (the file name without .yaml)"]
+
+
+def test_a_40_character_rev_that_is_not_hex_is_not_called_a_branch(tmp_path):
+    bad = REV[:-1] + "z"
+    f = write(tmp_path, "rev.yaml", f"nixpkgs:\n  rev: {bad}\n  narHash: {NAR}\npackages: [hello]\n")
+    [msg] = errors_of(f)
+    assert "branch" not in msg
+    assert msg == (f"{f}:2:8: nixpkgs.rev: `{bad}` is not a commit id: a commit id is 40 hexadecimal digits "
+                   "(0-9, a-f), and `z` (character 40) is not one; copy the commit id again")
+
+
+def test_extends_with_a_path_suggests_the_name_and_causes_nothing_else(tmp_path):
+    write(tmp_path, "base.yaml", PIN + "packages: [jq]\n")
+    f = write(tmp_path, "child.yaml", "extends: ./base.yaml\npackages: [hello]\n")
+    assert messages(f) == [f"{f}:1:10: extends: `./base.yaml` is a path; give the profile's name: "
+                           "`extends: base`"]
+
+
+def test_allow_unfree_packages_suggests_unfree(tmp_path):
+    f = write(tmp_path, "u.yaml", PIN + "allowUnfreePackages: [vscode]\npackages: [hello]\n")
+    [msg] = errors_of(f)
+    assert msg.startswith(f"{f}:4:1: unknown key `allowUnfreePackages`: did you mean `unfree`?"), msg
+
+
+def test_each_folder_is_listed_once_in_looked_in(tmp_path, monkeypatch):
+    d = tmp_path / "profiles"
+    d.mkdir()
+    f = write(d, "child.yaml", PIN + "extends: nosuch\npackages: [hello]\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ONBOARD_PROFILES_DIR", f"{d}{os.pathsep}{tmp_path}/profiles/../profiles")
+    [msg] = [m for m in messages(f) if "looked in" in m]
+    looked = msg.split("(looked in: ", 1)[1].split(")", 1)[0].split(", ")
+    assert len(looked) == len({os.path.realpath(p.split(" (")[0]) for p in looked}), looked
+
+
+def test_a_package_one_edit_from_a_known_one_fails_and_says_how_to_keep_it(tmp_path):
+    f = write(tmp_path, "t.yaml", PIN + "packages: [ripgerp]\n")
+    [msg] = errors_of(f)
+    assert "did you mean `ripgrep`?" in msg and "`unlisted: [ripgerp]`" in msg
+    f = write(tmp_path, "t.yaml", PIN + "unlisted: [ripgerp]\npackages: [ripgerp]\n")
+    assert messages(f) == []

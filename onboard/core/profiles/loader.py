@@ -108,8 +108,12 @@ def _not_found(name: str, dirs: list[Path], what: str = "profile") -> str:
     from onboard.core.schema import did_you_mean
 
     names = sorted({_stem(f) for d in dirs for f in _files_in(Path(d))})
+    unique: list[Path] = []
+    for d in dirs:  # each folder once, however many ways it was reached
+        if all(os.path.realpath(d) != os.path.realpath(u) for u in unique):
+            unique.append(Path(d))
     looked = ", ".join(
-        f"{d}" + ("" if Path(d).is_dir() else " (does not exist)") for d in dirs) or "nowhere"
+        f"{d}" + ("" if Path(d).is_dir() else " (does not exist)") for d in unique) or "nowhere"
     msg = f"no {what} named `{name}`"
     guess = did_you_mean(name, names)
     if guess:
@@ -233,7 +237,7 @@ def _merge(chain: list[ProfileDoc]) -> tuple[Profile, list[Problem]]:
 
     problems: list[Problem] = []
     child = chain[0]
-    p = Profile(name=child.name, path=child.file, sources=[d.file for d in chain])
+    p = Profile(name=child.name or "", path=child.file, sources=[d.file for d in chain])
     python: dict = {}
     hooks: list[str] = []
     pin_from = None
@@ -271,8 +275,8 @@ def _merge(chain: list[ProfileDoc]) -> tuple[Profile, list[Problem]]:
                                 "narHash: sha256-...}` so every machine gets the same packages"))
     python_keys = set().union(*(d.python_keys for d in chain))
     if python_keys and "version" not in python_keys:
-        node = next((d.python_node for d in chain if d.python_node is not None), None)
-        m = node.mark if node is not None else root
+        py_node = next((d.python_node for d in chain if d.python_node is not None), None)
+        m = py_node.mark if py_node is not None else root
         problems.append(Problem(m.file, m.line, m.col, "python: missing `version` (like 3.12)"))
     p.python = python_spec(python)
     if p.python is not None:
@@ -292,8 +296,8 @@ def _merge(chain: list[ProfileDoc]) -> tuple[Profile, list[Problem]]:
     allow_unreadable = any("allowUnfree" in d.present and d.allow_unfree is None for d in chain)
     if p.unfree and not p.allow_unfree and not allow_unreadable:
         doc = next(d for d in chain if d.unfree)
-        n = doc.unfree_node
-        m = n.mark if n is not None else root
+        unfree_node = doc.unfree_node
+        m = unfree_node.mark if unfree_node is not None else root
         problems.append(Problem(m.file, m.line, m.col,
                                 "unfree lists packages but allowUnfree is not true: add `allowUnfree: true` "
                                 "to allow exactly those"))

@@ -34,8 +34,8 @@ def check_pin(node: Optional[YNode], c: Checker) -> Optional[Pin]:
         return None
     if node.kind == "scalar" and isinstance(node.value, str):
         v = node.value.strip()
-        m = re.fullmatch(r"(?:github:)?([\w.-]+)/([\w.-]+)/([\w./-]+)", v)
-        ref = m.group(3) if m else v
+        flake = re.fullmatch(r"(?:github:)?([\w.-]+)/([\w.-]+)/([\w./-]+)", v)
+        ref = flake.group(3) if flake else v
         if re.fullmatch(REV_RE, ref):
             c.error(node, "nixpkgs: a commit alone is not a pin: its content hash is needed too; "
                           f"write it as a mapping: `nixpkgs: {{rev: {ref}, narHash: sha256-...}}`")
@@ -94,6 +94,12 @@ def _github_pin(m: YNode, c: Checker) -> Optional[Pin]:
             rev = rev.lower()
         elif re.fullmatch(r"[0-9a-fA-F]{4,39}", rev):
             c.error(rev_node, f"nixpkgs.rev: `{rev}` is a short commit id; give all 40 hex digits")
+            rev = None
+        elif len(rev) == 40 and re.fullmatch(r"[0-9A-Za-z]{40}", rev):
+            bad = next(ch for ch in rev if ch not in "0123456789abcdefABCDEF")
+            c.error(rev_node, f"nixpkgs.rev: `{rev}` is not a commit id: a commit id is 40 hexadecimal "
+                              f"digits (0-9, a-f), and `{bad}` (character {rev.index(bad) + 1}) is not one; "
+                              "copy the commit id again")
             rev = None
         elif BRANCH_WORDS.match(rev) or re.fullmatch(r"[\w./-]+", rev):
             c.error(rev_node, "nixpkgs.rev: " + pin_advice(rev))

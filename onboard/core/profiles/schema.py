@@ -16,12 +16,12 @@ from typing import Any, Optional
 
 from onboard.core.profiles.model import Pin, PythonSpec
 from onboard.core.profiles.pin import check_pin
-from onboard.core.profiles.suggest import looks_mistyped
+from onboard.core.profiles.suggest import looks_mistyped, one_edit_away
 from onboard.core.schema import Checker, Mark, YNode
 
 
 TOP_KEYS = ("name", "description", "extends", "nixpkgs", "packages", "python", "env", "shellHook",
-            "scripts", "allowUnfree", "unfree", "editors", "services")
+            "scripts", "allowUnfree", "unfree", "editors", "services", "unlisted")
 PYTHON_KEYS = ("version", "requirements", "venv", "libraries")
 SERVICE_NAMES = ("postgresql", "redis", "mysql", "memcached", "minio", "rabbitmq", "mongodb")
 SERVICE_KEYS = ("enable", "package", "port", "data_dir", "databases", "settings")
@@ -99,12 +99,20 @@ def check_profile_document(root: Optional[YNode], file: str, c: Checker) -> Prof
         "shell_hook": "did you mean `shellHook`?",
         "allow_unfree": "did you mean `allowUnfree`?",
         "inherits": "did you mean `extends`?",
+        "allowUnfreePackages": "did you mean `unfree`? (the list of unfree packages to allow; "
+                               "`allowUnfree: true` allows every one)",
         "pin": "the package set is pinned under `nixpkgs`",
     })
     doc.present = {k for k in top.keys() if isinstance(k, str) and k in TOP_KEYS}
 
     stem = os.path.splitext(os.path.basename(file))[0]
-    name = c.text(top.get("name"), "name", pattern=NAME_RE, pattern_hint=NAME_HINT)
+    name_node = top.get("name")
+    if name_node is not None and name_node.kind == "scalar" and str(name_node.value or "").strip() == "":
+        c.error(name_node, f"name is empty: write `name: {stem}` (the file name without .yaml)"
+                           if re.fullmatch(NAME_RE, stem) else f"name is empty: {NAME_HINT}")
+        name = None
+    else:
+        name = c.text(name_node, "name", pattern=NAME_RE, pattern_hint=NAME_HINT)
     if name is not None and name != stem:
         c.error(top.get("name"), f"name `{name}` differs from the file name `{os.path.basename(file)}`: "
                                  f"profiles are found by file name; rename the file to {name}.yaml "
@@ -117,18 +125,27 @@ def check_profile_document(root: Optional[YNode], file: str, c: Checker) -> Prof
     doc.description = (desc or "").strip()
 
     if "extends" in top.keys():
-        doc.extends_node = top.get("extends")
-        doc.extends = c.text(doc.extends_node, "extends", pattern=NAME_RE,
-                             pattern_hint="give the name of another profile (its file name without .yaml)")
-        if doc.extends is not None and doc.extends.endswith((".yaml", ".yml")):
-            doc.extends = doc.extends.rsplit(".", 1)[0]
+        doc.extends_node = node = top.get("extends")
+        given = node.value if node is not None and node.kind == "scalar" else None
+        stem_of = os.path.splitext(os.path.basename(given.strip()))[0] if isinstance(given, str) else ""
+        if isinstance(given, str) and ("/" in given or given.strip().endswith((".yaml", ".yml"))) \
+                and re.fullmatch(NAME_RE, stem_of):
+            # a path where a name belongs: say which name, and read that profile as the base (so the
+            # rest of the file is checked as it was meant, with no follow-on errors)
+            c.error(node, f"extends: `{given}` is a path; give the profile's name: `extends: {stem_of}`")
+            doc.extends = stem_of
+        else:
+            doc.extends = c.text(node, "extends", pattern=NAME_RE,
+                                 pattern_hint="give the name of another profile (its file name without .yaml)")
 
     if "nixpkgs" in top.keys():
         doc.nixpkgs = check_pin(top.get("nixpkgs"), c)
 
+    unlisted = frozenset(v for v, _n in (c.text_list(top.get("unlisted"), "unlisted") or [])) \
+        if "unlisted" in top.keys() else frozenset()
     packages = c.text_list(top.get("packages"), "packages")
     for value, node in packages or []:
-        check_package(value, node, c, "packages")
+        check_package(value, node, c, "packages", unlisted)
         if value in doc.package_nodes:
             c.warn(node, f"`{value}` is listed twice (first at line {doc.package_nodes[value].mark.line})")
             continue
@@ -188,7 +205,7 @@ def check_profile_document(root: Optional[YNode], file: str, c: Checker) -> Prof
     return doc
 
 
-def check_package(value: str, node: YNode, c: Checker, what: str) -> bool:
+def check_package(value: str, node: YNode, c: Checker, what: str, unlisted: frozenset[str] = frozenset()) -> bool:
     if not re.fullmatch(ATTR_RE, value):
         hint = ATTR_HINT
         if " " in value.strip():
@@ -200,12 +217,17 @@ def check_package(value: str, node: YNode, c: Checker, what: str) -> bool:
     if value.startswith("pkgs.") or value.startswith("nixpkgs."):
         c.error(node, f"{what}: write `{value.split('.', 1)[1]}`, without the `{value.split('.')[0]}.` prefix")
         return False
-    verdict, fix = looks_mistyped(value)
+    verdict, fix = looks_mistyped(value) if value not in unlisted else ("ok", None)
     if verdict == "case":
         c.error(node, f"{what}: no package `{value}` (names are case-sensitive); did you mean `{fix}`?")
         return False
-    if verdict == "typo":
+    if verdict == "typo" and fix and not one_edit_away(value, fix):
         c.warn(node, f"{what}: `{value}` is not a package onboard knows; did you mean `{fix}`?")
+    elif verdict == "typo":  # one edit from a package onboard knows, and not itself one: a slip
+        c.error(node, f"{what}: `{value}` is not a package onboard knows; did you mean `{fix}`? If `{value}` "
+                      f"is right (onboard's list is not all of nixpkgs), add it under `unlisted:` in this "
+                      f"profile: `unlisted: [{value}]`")
+        return False
     return True
 
 
@@ -311,15 +333,15 @@ def check_editors(node: Optional[YNode], c: Checker) -> dict[str, Any]:
                     continue
                 props: dict[str, str] = {}
                 for pp in pm.pairs():
-                    key = c.text(pp.key, f"{what} property", pattern=r"[a-z_]+",
-                                 pattern_hint="a property like indent_style")
+                    prop = c.text(pp.key, f"{what} property", pattern=r"[a-z_]+",
+                                  pattern_hint="a property like indent_style")
                     v = pp.value
                     if v.kind == "scalar" and isinstance(v.value, bool):
                         val: Optional[str] = "true" if v.value else "false"
                     else:
                         val = c.text(v, f"{what}.{pp.key.raw}", numbers=True)
-                    if key is not None and val is not None:
-                        props[key] = val
+                    if prop is not None and val is not None:
+                        props[prop] = val
                 sections[sec] = props
             out["editorconfig"] = sections
     return out
@@ -418,6 +440,8 @@ nixpkgs:                    the package set, pinned to exact content (required, 
   # find rev + narHash: nix flake metadata github:NixOS/nixpkgs/nixos-24.11 --json
 packages: [ATTR, ...]       attribute paths of the package set: python312, postgresql_16,
                             python312Packages.numpy (order kept: earlier wins on PATH)
+unlisted: [ATTR, ...]       package names that are right although onboard's list of common
+                            packages lacks them and they are one letter from a name on it
 python:                     or just `python: "3.12"`
   version: "3.12"             adds python312 to packages
   requirements: FILE          pip requirements or lock file (pip-compile --generate-hashes

@@ -13,7 +13,7 @@ from typing import Optional
 
 from onboard.core.schema.suggest import did_you_mean
 
-__all__ = ["looks_mistyped", "did_you_mean", "COMMON_PACKAGES", "COMMON_PYTHON_PACKAGES"]
+__all__ = ["looks_mistyped", "one_edit_away", "did_you_mean", "COMMON_PACKAGES", "COMMON_PYTHON_PACKAGES"]
 
 
 # Top-level nixpkgs attributes teams commonly put in a dev shell.
@@ -100,6 +100,11 @@ def _check(name: str, known: frozenset[str]) -> tuple[str, Optional[str]]:
     if _edit_distance(name, cand) > (1 if len(name) < 7 else 2):
         return "ok", None
     return "typo", cand
+
+
+def one_edit_away(a: str, b: str) -> bool:
+    """True when `a` becomes `b` with one letter added, dropped, changed or two swapped."""
+    return a != b and abs(len(a) - len(b)) <= 1 and _edit_distance(a, b) == 1
 
 
 def _edit_distance(a: str, b: str) -> int:

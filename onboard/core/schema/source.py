@@ -13,6 +13,7 @@ inside the functions: importing this module costs nothing.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Optional
 
@@ -276,6 +277,13 @@ def _syntax_problem(file: str, exc: Any, text: str) -> Problem:
     if problem.startswith("but found another document"):
         m = _mark(file, exc.problem_mark)
         return Problem(file, m.line, m.col, "a second YAML document (`---`): this file must hold exactly one")
+    if mark is not None and _char_at(text, mark.line, mark.column) == "\t":
+        m = _mark(file, mark)
+        return Problem(file, m.line, m.col, "YAML syntax error: a tab here; indent with spaces, not tabs")
+    if problem.startswith("mapping values are not allowed") and exc.problem_mark is not None:
+        deeper = _indented_deeper(file, text, exc.problem_mark.line)
+        if deeper is not None:
+            return deeper
     message = f"YAML syntax error: {problem}"
     if exc.context and exc.context_mark is not None and exc.problem_mark is not None \
             and (exc.context_mark.line, exc.context_mark.column) != (exc.problem_mark.line,
@@ -287,6 +295,29 @@ def _syntax_problem(file: str, exc: Any, text: str) -> Problem:
         message += "; a tab here: indent with spaces, not tabs"
     m = _mark(file, mark) if mark is not None else Mark(file, 1, 1)
     return Problem(file, m.line, m.col, message)
+
+
+def _indented_deeper(file: str, text: str, line: int) -> Optional[Problem]:
+    """`narHash` written under `rev: ...` with more indentation: PyYAML says "mapping values are
+    not allowed here"; say which key is indented deeper than which."""
+    lines = text.splitlines()
+    if line >= len(lines):
+        return None
+    here = re.match(r"^( *)([^\s:#][^:#]*?)\s*:(\s|$)", lines[line])
+    if not here:
+        return None
+    for back in range(line - 1, -1, -1):
+        prev = lines[back]
+        if not prev.strip() or prev.lstrip().startswith("#"):
+            continue
+        above = re.match(r"^( *)(?:- +)?([^\s:#][^:#]*?)\s*:\s*\S", prev)
+        if not above or len(here.group(1)) <= len(above.group(1)):
+            return None
+        key, other = here.group(2), above.group(2)
+        return Problem(file, line + 1, len(here.group(1)) + 1,
+                       f"`{key}` is indented deeper than `{other}` (line {back + 1}): keys of one mapping "
+                       f"start in the same column; move `{key}` left to line up with `{other}`")
+    return None
 
 
 def _convert(loader: Any, node: Any, file: str, problems: list[Problem], active: set[int]) -> YNode:
