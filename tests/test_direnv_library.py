@@ -24,8 +24,15 @@ pytestmark = [needs_nix, pytest.mark.skipif(shutil.which("direnv") is None, reas
 @pytest.fixture
 def world(isolated_home, tmp_path, monkeypatch):
     w = World(isolated_home, tmp_path, monkeypatch)
+    (w.project / ".git").mkdir()  # the project is its own repository (its profiles are elsewhere)
     write_profile(w.profiles, "demo", {"DEMO_VAR": "demo value"})
     return w
+
+
+def env_dir(w: World, name: str = "demo") -> Path:
+    """The project's own cache directory of a profile (the project root, "_" as "_u", "/" as "_s")."""
+    owner = os.path.realpath(w.project).replace("_", "_u").replace("/", "_s")
+    return w.home / ".cache/onboard/env" / owner / name
 
 
 def install(w: World, profile: str = "demo") -> None:
@@ -57,12 +64,12 @@ def test_cd_into_the_project_gives_the_profile_env_and_path_and_warm_loads_skip_
     lines = first.stdout.splitlines()
     assert lines[0] == f"demo value|demo|/bin/zsh|{tmpdir}"
     assert lines[1].startswith("/nix/store/") and lines[1].endswith("/bin/hello")
-    assert calls(log) == ["shell demo --print-env"]
+    assert calls(log) == [f"shell demo --print-env --project {world.project}"]
 
     warm = world.exec_in(script, env=world.env(TMPDIR=str(tmpdir), SHELL="/bin/zsh"))
     assert warm.stdout == first.stdout
     assert "building" not in warm.stderr
-    assert calls(log) == ["shell demo --print-env"], "a warm load must not run onboard"
+    assert calls(log) == [f"shell demo --print-env --project {world.project}"], "a warm load must not run onboard"
     assert os.listdir(tmpdir) == [], "loading must not leave temporary directories behind"
     # leaving the project: nothing of the profile is left
     outside = world.exec_in('echo "[${DEMO_VAR-}]"', directory=tmp_path)
@@ -79,9 +86,9 @@ def test_editing_the_profile_rebuilds_and_the_new_value_loads(world):
     r = world.exec_in('echo "$DEMO_VAR"')
     assert r.stdout.strip() == "edited value"
     assert f"onboard: building profile demo ({profile} changed)" in r.stderr
-    assert calls(log) == ["shell demo --print-env"] * 2
+    assert calls(log) == [f"shell demo --print-env --project {world.project}"] * 2
     # direnv watches every input, the cache and the project (what makes a shell reload)
-    cache = world.home / ".cache/onboard/env/demo"
+    cache = env_dir(world)
     inputs = subprocess.run(["bash", "-c", f'source "{cache}/inputs.sh"; printf "%s\\n" "${{ONBOARD_INPUTS[@]}}"'],
                             capture_output=True, text=True).stdout.splitlines()
     assert str(profile) in inputs and any(i.endswith("/nix") for i in inputs), inputs
@@ -95,7 +102,7 @@ def test_an_edit_made_while_nix_was_building_is_picked_up(world):
 
     install(world)
     assert world.exec_in('echo "$DEMO_VAR"').stdout.strip() == "demo value"
-    built = envcache.read_manifest(str(world.home / ".cache/onboard/env/demo")).built
+    built = envcache.read_manifest(str(env_dir(world))).built
     profile = write_profile(world.profiles, "demo", {"DEMO_VAR": "edited during the build"})
     during = int((built - 0.001) * 1e9)  # after Nix read the profile, before the build ended
     os.utime(profile, ns=(during, during))
@@ -106,7 +113,7 @@ def test_an_edit_made_while_nix_was_building_is_picked_up(world):
 def test_touching_an_input_without_changing_it_does_not_rebuild_nix(world):
     install(world)
     world.exec_in("true")
-    env_sh = Path(world.home / ".cache/onboard/env/demo/env.sh")
+    env_sh = Path(env_dir(world) / "env.sh")
     before = env_sh.read_bytes()
     bump_mtime(world.profiles / "demo.yaml")
     r = world.exec_in('echo "$DEMO_VAR"')
@@ -119,7 +126,7 @@ def test_touching_an_input_without_changing_it_does_not_rebuild_nix(world):
 def test_a_deleted_gc_root_rebuilds(world):
     install(world)
     world.exec_in("true")
-    gcroot = world.home / ".cache/onboard/env/demo/gcroot"
+    gcroot = env_dir(world) / "gcroot"
     gcroot.unlink()
     r = world.exec_in('echo "$DEMO_VAR"')
     assert "its GC root is gone" in r.stderr

@@ -86,8 +86,14 @@ def test_lorri_mode_without_a_shell_nix_uses_the_profiles_rendered_one(world):
     plan = plan_integrations(Choices(components=["lorri"], project_dir=str(world.project), profile="demo"),
                              init="none")
     envrc = next(a for a in plan.actions if isinstance(a, GeneratedFile) and a.path.endswith(".envrc"))
-    expected = world.home / ".cache/onboard/env/demo/flake/shell.nix"
-    assert f"lorri direnv --shell-file {expected}" in envrc.content
+    # this project's own rendering (not one shared by every project with a profile `demo`),
+    # rendered by onboard's library before lorri first evaluates it
+    root = os.path.realpath(world.tmp)  # the nearest directory holding profiles/
+    owner = root.replace("_", "_u").replace("/", "_s")
+    expected = world.home / ".cache/onboard/env" / owner / "demo" / "lorri.nix"
+    assert lr.shell_file_for(str(world.project), "demo") == str(expected)
+    assert envrc.content.splitlines()[-1] == "use onboard --lorri demo"
+    assert any(isinstance(a, GeneratedFile) and a.path.endswith("/direnv/lib/onboard.sh") for a in plan.actions)
     assert any("rendered shell.nix" in a.message for a in plan.actions if isinstance(a, PlanNote))
 
 

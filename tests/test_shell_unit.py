@@ -209,6 +209,7 @@ def test_active_profile_is_found_from_a_subdirectory(tmp_path, monkeypatch):
     monkeypatch.setenv("ONBOARD_STATE_DIR", str(tmp_path / "state"))
     proj = tmp_path / "proj"
     (proj / "a" / "b").mkdir(parents=True)
+    (proj / "profiles").mkdir()  # what makes it a project root
     d = tmp_path / "state" / "projects" / cache.project_key(str(proj))
     d.mkdir(parents=True)
     (d / "active").write_text("web\n")
@@ -250,7 +251,7 @@ def test_gc_leaves_a_cache_alone_when_a_build_takes_it_after_planning(tmp_path, 
     from onboard.core.profiles import gc
 
     monkeypatch.setenv("ONBOARD_CACHE_DIR", str(tmp_path / "c"))
-    d = cache.env_dir("half")
+    d = cache.env_dir(cache.project_key(str(tmp_path / "proj")), "half")
     os.makedirs(d)
     open(os.path.join(d, ".lock"), "w").close()  # a build that never finished: no manifest
     plan = gc.plan_gc(sizes=False)

@@ -27,6 +27,8 @@ size, then run Nix's garbage collector.
 def register(p: argparse.ArgumentParser) -> None:
     p.add_argument("--older-than", metavar="AGE", default=None,
                    help="only drop generations older than AGE (e.g. 30d, 12h, 2w)")
+    p.add_argument("--project", metavar="DIR", default=None,
+                   help="only this project's generations and caches (Nix's collector still runs store-wide)")
     p.add_argument("--nix-gc", choices=("all", "released", "none"), default="all",
                    help="how to run Nix's collector afterwards (default: all)")
 
@@ -45,7 +47,9 @@ def run(args: argparse.Namespace, out: Output) -> int:
     except ValueError as exc:
         out.error(str(exc), "e.g. onboard gc --older-than 30d")
         return 2
-    plan = gc.plan_gc(older_than=older)
+    from onboard.core import project as projects
+
+    plan = gc.plan_gc(older_than=older, project=projects.resolve(args.project) if args.project else None)
     pins = [{"project": p.project, "current": p.current, "generations": p.generations, "store_paths": p.paths,
              "bytes": p.size} for p in plan.pins]
     if out.json and out.dry_run:

@@ -6,12 +6,19 @@ import argparse
 
 from onboard.cli.output import Output
 
-HELP = "return a project to its previous profile generation (instant, offline)"
+HELP = "return a project to its previous profile generation and hold it there (instant, offline)"
+DESCRIPTION = """\
+Make an older generation of a project current again (default: the previous one) and hold
+the project there: `onboard shell` (no name, or the active profile's), direnv and lorri
+load that generation's environment exactly as it was built, offline, without evaluating.
+While held, an edit of the profile is reported on entry and not built; `onboard switch
+NAME` rebuilds and ends the hold.
+"""
 
 
 def register(p: argparse.ArgumentParser) -> None:
     p.add_argument("--project", metavar="DIR", default=None,
-                   help="the project directory (default: the current directory)")
+                   help="the project directory (default: the project root above here, else here)")
     p.add_argument("--to", type=int, metavar="N", default=None,
                    help="a generation number (see `onboard profiles`) instead of the previous one")
 
@@ -19,9 +26,10 @@ def register(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, out: Output) -> int:
     import os
 
+    from onboard.core import project as projects
     from onboard.core.profiles import generations
 
-    project = os.path.abspath(args.project or os.getcwd())
+    project = projects.resolve(args.project) or os.path.realpath(os.getcwd())
     if out.dry_run:
         gens = generations.list_generations(project)
         cur = next((g for g in gens if g.current), None)
@@ -52,4 +60,7 @@ def run(args: argparse.Namespace, out: Output) -> int:
     out.line(f"{project}: back to generation {new.number} ({new.profile}), was {old.number} ({old.profile})")
     for line in changes:
         out.line(f"  {line}")
+    if generations.held(project) == new.number:
+        out.line(f"  held at generation {new.number}: `onboard shell`, direnv and lorri load it as it was; "
+                 f"`onboard switch {new.profile}` rebuilds and ends the hold")
     return 0

@@ -1,12 +1,15 @@
-"""onboard shell: enter a profile's pinned shell, or run a command in it.
+"""onboard shell: enter a profile's shell, or run a command in it.
 
-The warm path (a fresh cache) is onboard/cli/fastpath.py and never reaches this module;
-here the environment is (re)built with live progress first, then bash is exec'd.
+The warm path (a fresh cache, or a project held at a generation) is onboard/cli/fastpath.py
+and never reaches this module; here the environment is checked (one render), (re)built
+with live progress if its identity changed, or this project's last good environment is
+loaded when that fails, then bash is exec'd.
 """
 
 from __future__ import annotations
 
 import argparse
+from typing import Optional
 
 from onboard.cli.output import Output
 
@@ -19,11 +22,17 @@ Enter the pinned development shell of a team profile, or run one command in it.
   onboard shell                      the active profile of this project (onboard switch)
   onboard shell web --pure           only the profile's environment (as nix-shell --pure)
   onboard shell web --print-env      build if needed, print the path of the cached env.sh
+  onboard shell --project DIR        the project at DIR (default: the nearest directory
+                                     above here holding profiles/ or onboard.yaml)
 
-The environment is evaluated once by Nix and cached under $XDG_CACHE_HOME/onboard/env/;
-entering again only loads the cache. Any change to the profile, its requirements file, the
-lock, Nix or the system rebuilds it. If a rebuild fails and an older environment exists,
-onboard says so and enters the older one.
+Each project's environment is evaluated once by Nix and cached under
+$XDG_CACHE_HOME/onboard/env/, apart from every other project's; entering again only loads
+the cache. A change to what it is built from (the rendered profile, its requirements
+file, Nix, the system, onboard) rebuilds it; a comment in the profile does not. If a
+rebuild fails, onboard says why (file:line) and enters this project's last good
+environment with ONBOARD_ENV_STALE=1, unless --no-fallback or ONBOARD_NO_FALLBACK=1 (the
+default when CI is set). After `onboard rollback` the project is held at that generation:
+its environment is entered as it was until `onboard switch`.
 """
 
 
@@ -34,62 +43,149 @@ def register(p: argparse.ArgumentParser) -> None:
                    help="clear the environment but HOME, USER, TERM, DISPLAY and a few more")
     p.add_argument("--print-env", action="store_true",
                    help="make sure the cache is fresh, print the path of env.sh and exit")
-    p.add_argument("command", nargs="*", metavar="-- CMD", help="command to run in the shell")
+    p.add_argument("--project", metavar="DIR", default=None,
+                   help="the project directory (default: the nearest one above here with profiles/)")
+    p.add_argument("--no-fallback", action="store_true",
+                   help="a failed rebuild is an error (no last good environment); also ONBOARD_NO_FALLBACK=1")
+    p.add_argument("--render", action="store_true",
+                   help="only render what lorri mode evaluates (no build); print its path")
+    # the words are read again by fastpath.parse_shell: argparse only must not refuse them
+    p.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- CMD", help="command to run in the shell")
 
 
-def _words(args: argparse.Namespace) -> tuple[str | None, list[str] | None]:
-    """Name and command as typed (argparse cannot tell `shell -- CMD` from `shell NAME`)."""
+def _notice(name: str, when: float, why: str) -> str:
+    import time
+
+    stamp = time.strftime("%Y-%m-%d %H:%M", time.localtime(when))
+    return (f"onboard: building profile {name} failed; loading its last good environment "
+            f"(built {stamp}, ONBOARD_ENV_STALE=1): {why}")
+
+
+def _finish(out: Output, args: argparse.Namespace, directory: str, name: str, bash: str,
+            cmd: Optional[list[str]], project: Optional[str], stale: str = "", generation: int = 0) -> int:
     from onboard.cli import fastpath
 
-    name, _flags, cmd = fastpath.parse_argv(args.words)
-    return name, cmd
+    if args.print_env:
+        env_sh = f"{directory}/env.sh"
+        if out.json:
+            out.emit_json(env_sh=env_sh, profile=name, project=project, stale=bool(stale),
+                          stale_reason=stale, generation=generation or None)
+        else:
+            out.line(env_sh)
+        return 0
+    return fastpath.exec_shell(directory, name, bash or "/bin/bash", args.pure, cmd, project, stale=stale)
 
 
 def run(args: argparse.Namespace, out: Output) -> int:
+    import os
+
     from onboard.cli import fastpath
+    from onboard.core import project as projects
     from onboard.core.events import PlanFinished, PlanStarted
-    from onboard.core.profiles import cache
-    from onboard.core.profiles.build import EnvError, ensure_env
+    from onboard.core.profiles import build, cache
     from onboard.core.profiles.loader import load_profile
     from onboard.core.schema import SchemaError
 
     try:
-        name, cmd = _words(args)
+        name, flags, cmd, project_opt = fastpath.parse_shell(args.words)
     except fastpath.Usage as exc:
-        out.error(str(exc), "onboard shell [NAME] [--pure] [-- CMD...]")
+        out.error(str(exc), "onboard shell [NAME] [--pure] [--project DIR] [-- CMD...]")
         return 2
-    project = None
+    args.print_env = args.print_env or "--print-env" in flags
+    args.pure = args.pure or "--pure" in flags
+    out.json = out.json or "--json" in flags
+    if out.json and not args.print_env:
+        out.error("`onboard shell` has no JSON output: it runs a shell",
+                  "`onboard --json shell NAME --print-env` prints the environment's file as JSON")
+        return 2
+    allow = build.fallback_allowed("--no-fallback" in flags)
+    root = projects.resolve(project_opt)
+    if project_opt and (root is None or not os.path.isdir(root)):
+        out.error(f"{project_opt} is not a directory", "give the project directory: --project DIR")
+        return 1
     if name is None:
-        found = cache.active_profile()
-        if found is None:
+        name = cache.active_name(root) if root else ""
+        if not name:
             out.error("no profile given, and this directory has no active profile",
                       "name one (onboard shell NAME), or make one active here: onboard switch NAME")
             return 1
-        project, name = found
+    held = cache.hold_of(root) if root else None
+    if root and held is not None and held[1] == name:
+        rc = _enter_held(args, out, root, held[0], name, cmd)
+        if rc is not None:
+            return rc
+    dirs = projects.profile_dirs(root)
+    from pathlib import Path
+
+    render = "--render" in flags
     try:
-        profile = load_profile(name)
+        profile = load_profile(name, dirs=[Path(d) for d in dirs])
     except SchemaError as exc:
-        out.error(f"cannot load profile {name}:\n" + "\n".join(f"  {p}" for p in exc.problems),
-                  "fix the profile (onboard profiles validate), or list them: onboard profiles")
-        return 1
+        problems = "\n".join(f"  {p}" for p in exc.problems)
+        found = cache.find_in(dirs, name) if cache.valid_name(name) else None
+        can = allow and found and exc.problems and exc.problems[0].file
+        where = build.location(name, root, found or "")
+        if render:
+            lorri_nix = os.path.join(where, cache.LORRI_NIX)
+            if can and os.path.isfile(lorri_nix):
+                build.mark_stale(where, str(exc.problems[0]))
+                out.info(_notice(name, os.stat(lorri_nix).st_mtime, str(exc.problems[0])))
+                out.line(lorri_nix)
+                return 0
+            out.error(f"cannot load profile {name}:\n" + problems, "fix the profile (onboard profiles validate)")
+            return 1
+        good = build.fallback(where, name, str(exc.problems[0]), root) if can else None
+        if good is None:
+            out.error(f"cannot load profile {name}:\n" + problems,
+                      "fix the profile (onboard profiles validate), or list them: onboard profiles")
+            return 1
+        out.info(_notice(name, good.manifest.built, good.reason))
+        return _finish(out, args, good.directory, name, good.manifest.bash, cmd, root, stale=good.reason)
+    if render:
+        try:
+            out.line(build.render_for_lorri(profile, project=root, dirs=dirs))
+        except OSError as exc:
+            out.error(f"cannot render profile {name}: {exc.filename or ''}: {exc.strerror or exc}",
+                      "restore the file the profile names")
+            return 1
+        return 0
     reporter = out.reporter()
     reporter(PlanStarted(plan=f"profile {profile.name}", total=1))
     try:
-        result = ensure_env(profile, emit=reporter)
-    except EnvError as exc:
+        result = build.ensure_env(profile, emit=reporter, project=root, dirs=dirs, allow_fallback=allow)
+    except build.EnvError as exc:
         reporter(PlanFinished(plan=f"profile {profile.name}", status="failed", errors=[exc.message]))
         reporter.close()
         for line in exc.log[-20:]:
             out.info(f"  | {line}")
-        out.error(f"cannot build the shell of profile {profile.name}: {exc.message}", exc.hint)
+        where = f"{exc.where}: " if exc.where else ""
+        out.error(f"cannot build the shell of profile {profile.name}: {where}{exc.message}", exc.hint)
         return 1
     if result.rebuilt or result.fallback:
         reporter(PlanFinished(plan=f"profile {profile.name}", status="failed" if result.fallback else "ok"))
     reporter.close()
-    if args.print_env:
-        out.line(result.env_sh)
-        return 0
-    if project is None and profile.path:
-        project = cache.project_of_profile(profile.path)
-    return fastpath.exec_shell(result.directory, profile.name, result.manifest.bash or "/bin/bash",
-                               args.pure, cmd, project)
+    if result.fallback:
+        for line in (result.error.log if result.error else [])[-20:]:
+            out.info(f"  | {line}")
+        out.info(_notice(profile.name, result.manifest.built, result.reason))
+    return _finish(out, args, result.directory, profile.name, result.manifest.bash, cmd, root,
+                   stale=result.reason if result.fallback else "")
+
+
+def _enter_held(args: argparse.Namespace, out: Output, root: str, number: int, name: str,
+                cmd: Optional[list[str]]) -> Optional[int]:
+    """A project held at a generation: that environment, as it was, or an error."""
+    from onboard.cli import fastpath
+    from onboard.core.profiles import cache
+
+    directory = cache.generation_dir(root, number)
+    m = cache.read_manifest(directory)
+    why = "it was never recorded" if m is None else cache.entry_reason(m, directory, root="root")
+    if m is None or why:
+        out.error(f"{root} is held at generation {number} of profile {name} (onboard rollback), "
+                  f"which cannot be entered: {why}",
+                  f"rebuild it with `onboard switch {name}`, or pick another: onboard rollback --to N")
+        return 1
+    if (cache.lookup_reason(m) if m.dirs else "") or cache.inputs_reason(m.inputs)[0]:
+        out.info(fastpath.held_notice(root, number))
+    return _finish(out, args, directory, name, m.bash, cmd, root, generation=number)

@@ -8,35 +8,38 @@ from onboard.cli.output import Output
 
 HELP = "make a profile the active one of this project (each switch is a generation)"
 DESCRIPTION = """\
-Make a profile the active one of a project (default: the current directory).
+Make a profile the active one of a project (default: the nearest directory above here
+holding profiles/ or onboard.yaml, else the current directory).
 
 The profile's environment is built first (with live progress) if its cache is not
 fresh. Each switch that changes the environment is a new generation with its own GC
 roots: `onboard rollback` returns to the previous one instantly, offline, and
 `onboard profiles` lists them. direnv and `onboard shell` (without NAME) follow the
-active profile.
+active profile. A switch ends a hold made by `onboard rollback`.
 """
 
 
 def register(p: argparse.ArgumentParser) -> None:
     p.add_argument("name", metavar="NAME", help="profile name")
     p.add_argument("--project", metavar="DIR", default=None,
-                   help="the project directory (default: the current directory)")
+                   help="the project directory (default: the project root above here, else here)")
 
 
 def run(args: argparse.Namespace, out: Output) -> int:
     import os
     from pathlib import Path
 
+    from onboard.core import project as projects
     from onboard.core.events import PlanFinished, PlanStarted
     from onboard.core.profiles import generations
     from onboard.core.profiles.build import EnvError
-    from onboard.core.profiles.loader import load_profile, profile_dirs
+    from onboard.core.profiles.loader import load_profile
     from onboard.core.schema import SchemaError
 
-    project = os.path.abspath(args.project or os.getcwd())
+    project = projects.resolve(args.project) or os.path.realpath(os.getcwd())
+    dirs = projects.profile_dirs(project) if os.path.isdir(project) else []
     try:
-        profile = load_profile(args.name, dirs=profile_dirs(Path(project)))
+        profile = load_profile(args.name, dirs=[Path(d) for d in dirs])
     except SchemaError as exc:
         out.error(f"cannot load profile {args.name}:\n" + "\n".join(f"  {p}" for p in exc.problems),
                   "fix the profile (onboard profiles validate), or list them: onboard profiles")
@@ -53,7 +56,7 @@ def run(args: argparse.Namespace, out: Output) -> int:
     reporter = out.reporter()
     reporter(PlanStarted(plan=f"switch to {profile.name}", total=1))
     try:
-        gen, created = generations.switch(project, profile, emit=reporter)
+        gen, created = generations.switch(project, profile, emit=reporter, dirs=dirs)
     except (EnvError, generations.GenerationError) as exc:
         reporter(PlanFinished(plan=f"switch to {profile.name}", status="failed", errors=[exc.message]))
         reporter.close()

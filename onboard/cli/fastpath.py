@@ -18,7 +18,9 @@ PURE_KEEP = ("HOME", "USER", "LOGNAME", "TERM", "COLORTERM", "DISPLAY", "WAYLAND
 
 #: Flags `onboard shell` accepts before `--` (its own and the global ones).
 SHELL_FLAGS = frozenset({"--pure", "--print-env", "--json", "--yes", "-y", "--dry-run", "--verbose", "-v",
-                         "--no-color"})
+                         "--no-color", "--no-fallback", "--render"})
+#: Flags the warm path handles itself.
+WARM_FLAGS = frozenset({"--pure", "--no-fallback"})
 
 RUN_COMMAND = 'ONBOARD_ENV_SH=$1; shift; . "$ONBOARD_ENV_SH"; unset ONBOARD_ENV_SH; exec "$@"'
 
@@ -27,18 +29,29 @@ class Usage(Exception):
     pass
 
 
-def parse_argv(argv: list[str]) -> tuple[str | None, set[str], list[str] | None]:
-    """(name or None, flags, command or None) of `onboard shell` words."""
+def parse_shell(argv: list[str]) -> tuple[str | None, set[str], list[str] | None, str | None]:
+    """(name or None, flags, command or None, --project DIR or None) of `onboard shell` words."""
     name: str | None = None
+    project: str | None = None
     flags: set[str] = set()
-    for i, word in enumerate(argv):
+    i = 0
+    while i < len(argv):
+        word = argv[i]
         if word == "--":
             cmd = argv[i + 1:]
             if not cmd:
                 raise Usage("nothing after `--`: give the command to run in the shell")
-            return name, flags, cmd
+            return name, flags, cmd, project
         if word in SHELL_FLAGS:
             flags.add(word)
+        elif word == "--project" or word.startswith("--project="):
+            if word == "--project":
+                if i + 1 >= len(argv) or not argv[i + 1]:
+                    raise Usage("--project needs a directory")
+                i += 1
+                project = argv[i]
+            else:
+                project = word.split("=", 1)[1]
         elif word.startswith("-") and word != "-":
             raise Usage(f"unknown option {word}")
         elif name is None:
@@ -46,12 +59,20 @@ def parse_argv(argv: list[str]) -> tuple[str | None, set[str], list[str] | None]
         else:
             raise Usage(f"unexpected {word!r}: to run a command, put it after `--` "
                         f"(onboard shell {name} -- {' '.join(argv[i:])})")
-    return name, flags, None
+        i += 1
+    return name, flags, None, project
+
+
+def parse_argv(argv: list[str]) -> tuple[str | None, set[str], list[str] | None]:
+    """(name or None, flags, command or None) of `onboard shell` words."""
+    name, flags, cmd, _project = parse_shell(argv)
+    return name, flags, cmd
 
 
 def exec_shell(directory: str, name: str, bash: str, pure: bool, cmd: list[str] | None,
-               project: str | None = None) -> int:
-    """Replace this process with bash in the environment cached in `directory`."""
+               project: str | None = None, stale: str = "") -> int:
+    """Replace this process with bash in the environment cached in `directory`. `stale`:
+    why this is the last good environment rather than a fresh one (sets ONBOARD_ENV_STALE)."""
     env_sh = os.path.join(directory, "env.sh")
     if pure:
         env = {k: os.environ[k] for k in PURE_KEEP if k in os.environ}
@@ -60,8 +81,16 @@ def exec_shell(directory: str, name: str, bash: str, pure: bool, cmd: list[str] 
         env = dict(os.environ)
         env.pop("ONBOARD_PURE", None)
     env["SHELL"] = bash
-    if project and "ONBOARD_PROJECT_DIR" not in env:
-        env["ONBOARD_PROJECT_DIR"] = project
+    if project:
+        env["ONBOARD_PROJECT_DIR"] = project  # the venv and other project paths resolve here
+    else:
+        env.pop("ONBOARD_PROJECT_DIR", None)
+    if stale:
+        env["ONBOARD_ENV_STALE"] = "1"
+        env["ONBOARD_ENV_STALE_REASON"] = stale
+    else:
+        env.pop("ONBOARD_ENV_STALE", None)
+        env.pop("ONBOARD_ENV_STALE_REASON", None)
     if cmd:
         argv = [bash, "--noprofile", "--norc", "-c", RUN_COMMAND, "onboard-shell", env_sh, *cmd]
     else:
@@ -79,34 +108,65 @@ def exec_shell(directory: str, name: str, bash: str, pure: bool, cmd: list[str] 
     return 0  # pragma: no cover (execve does not return)
 
 
+def held_notice(project: str, number: int) -> str:
+    return (f"onboard: {project} is held at generation {number} (onboard rollback): the profile changed "
+            f"since generation {number}; `onboard switch` rebuilds")
+
+
+def enter_generation(project: str, number: int, name: str, pure: bool, cmd: list[str] | None) -> int | None:
+    """Enter generation `number` of `project` as recorded (held by `onboard rollback`):
+    never evaluated, never rebuilt; an edit of the profile since then is said, not built."""
+    from onboard.core.profiles import cache
+
+    directory = cache.generation_dir(project, number)
+    m = cache.read_manifest(directory)
+    if m is None or cache.entry_reason(m, directory, root="root") or not m.bash:
+        return None
+    changed = (cache.lookup_reason(m) if m.dirs else "") or cache.inputs_reason(m.inputs)[0]
+    if changed:
+        sys.stderr.write(held_notice(project, number) + "\n")
+    return exec_shell(directory, name, m.bash, pure, cmd, project)
+
+
 def shell_fast(argv: list[str]) -> int | None:
     """Enter a profile's shell from a fresh cache without Nix; None means take the slow path."""
     try:
-        name, flags, cmd = parse_argv(argv)
+        name, flags, cmd, project_opt = parse_shell(argv)
     except Usage:
         return None
-    if flags - {"--pure"}:
+    if flags - WARM_FLAGS:
         return None
+    from onboard.core import project as projects
     from onboard.core.profiles import cache
 
-    project = None
-    if name is None:
-        found = cache.active_profile()
-        if found is None:
-            return None
-        project, name = found
+    pure = "--pure" in flags
+    root = projects.resolve(project_opt)
+    if root is not None:
+        if name is None:
+            name = cache.active_name(root)
+            if not name:
+                return None
+        held = cache.hold_of(root)
+        if held is not None and held[1] == name:
+            return enter_generation(root, held[0], name, pure, cmd)
+    elif name is None:
+        return None
     if not cache.valid_name(name) or name.endswith(cache.PROFILE_SUFFIXES):
         return None
-    directory = cache.env_dir(name)
+    if root is None:
+        profile_file = cache.find_profile_file(name)
+        if profile_file is None:
+            return None
+        owner = cache.owner_key(None, profile_file)
+    else:
+        owner = cache.path_key(root)
+    directory = cache.env_dir(owner, name)
     manifest = cache.read_manifest(directory)
-    if manifest is None:
+    if manifest is None or manifest.project != (root or "") or \
+            os.path.exists(os.path.join(directory, cache.STALE)):
         return None
-    profile_file = cache.find_profile_file(name)
-    if profile_file is None or cache.stale_reason(manifest, directory, profile_file=profile_file):
+    if cache.stale_reason(manifest, directory):
         return None
     if not manifest.bash or not os.access(manifest.bash, os.X_OK):
         return None
-    if project is None:
-        project = cache.project_of_profile(profile_file)
-    return exec_shell(directory, name, manifest.bash, "--pure" in flags, cmd, project)
-
+    return exec_shell(directory, name, manifest.bash, pure, cmd, root)

@@ -204,12 +204,14 @@ class World:
         return subprocess.run([sys.executable, "-m", "onboard", *args], capture_output=True, text=True,
                               env=self.env(**extra), cwd=str(cwd or self.project), input=input, timeout=120)
 
-    def env_dir(self, name: str) -> Path:
-        return self.cache / "env" / name
+    def env_dir(self, name: str, project: Path | None = None) -> Path:
+        """The cache directory of `project`'s (default: this world's project) environment."""
+        key = str(os.path.realpath(project or self.project)).replace("_", "_u").replace("/", "_s")
+        return self.cache / "env" / key / name
 
-    def built(self, name: str) -> str:
+    def built(self, name: str, project: Path | None = None) -> str:
         """The `built` stamp of the manifest: changes exactly when the env is rebuilt."""
-        for line in (self.env_dir(name) / "manifest").read_text().splitlines():
+        for line in (self.env_dir(name, project) / "manifest").read_text().splitlines():
             if line.startswith("built "):
                 return line
         raise AssertionError("no built line")

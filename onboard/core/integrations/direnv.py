@@ -180,6 +180,8 @@ ENVRC_SIGNATURE = "# Written by onboard:"
 
 def envrc_body(mode: str, profile: str = "", lorri_shell_file: str = "") -> str:
     if mode == "lorri":
+        if lorri_shell_file and profile:
+            return f"use onboard --lorri {profile}"
         if lorri_shell_file:
             return f'eval "$(lorri direnv --shell-file {shlex.quote(lorri_shell_file)})"'
         return 'eval "$(lorri direnv)"'
@@ -227,6 +229,8 @@ def envrc_actions(project: str, mode: str, profile: str = "", allow: bool = True
         else:
             acts.append(MarkedBlock(path=str(envrc), marker=ENVRC_MARKER, content=body, comment="#",
                                     summary=f"add `{body}` to your {envrc} (a marked block)"))
+    if mode == "lorri" and lorri_shell_file and profile:
+        acts.append(library_action())  # `use onboard --lorri` is onboard's library
     if allow:
         if which("direnv"):
             acts.append(DirenvAllow(project=str(project)))

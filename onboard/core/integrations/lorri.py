@@ -1,6 +1,14 @@
-"""lorri mode: the project's .envrc runs `lorri direnv`, and `lorri daemon` keeps the shell
-built in the background (a systemd user service started by its socket, as lorri
-documents; without systemd the plan says how to start the daemon by hand).
+"""lorri mode: the project's .envrc runs `lorri direnv` (through `use onboard --lorri NAME`
+for a profile), and `lorri daemon` keeps the shell built in the background (a systemd user
+service started by its socket, as lorri documents; without systemd the plan says how to
+start the daemon by hand).
+
+How lorri reports a failed build: the daemon logs it, keeps the previous evaluation's GC
+root (so `lorri direnv` goes on loading the last good environment, silently), and sends a
+`Failure` event for the file to `lorri internal stream-events` (`--kind snapshot` gives
+the latest event of each file). onboard's library reads that event and says so, with
+ONBOARD_ENV_STALE=1 (or refuses, with ONBOARD_NO_FALLBACK=1 / CI). Tested against the
+stand-in in tests/support/fake_lorri, which answers the same commands.
 """
 
 from __future__ import annotations
@@ -87,13 +95,20 @@ def service_actions(lorri: str, init: str, which: Which = shutil.which) -> list[
 
 
 def shell_file_for(project: str, profile: str) -> str:
-    """What `lorri direnv` evaluates: the project's shell.nix when it has one (""), else
-    the shell.nix onboard renders for the profile into its cache."""
+    """What lorri evaluates: the project's own shell.nix when it has one (""), else the
+    profile rendered by onboard into this project's cache (lorri.nix: the rendered
+    shell.nix with onboard's package set, ONBOARD_NIXPKGS_OVERRIDE included). The .envrc
+    then says `use onboard --lorri NAME`: the direnv library renders that file (no build)
+    before lorri first sees it, re-renders it when a real input changes (the profile, its
+    extends chain, its requirements file), and marks a failed lorri build stale."""
     if (Path(project) / "shell.nix").exists() or not profile:
         return ""
+    from onboard.core import project as projects
     from onboard.core.profiles import cache
+    from onboard.core.profiles.build import location
 
-    return os.path.join(cache.env_dir(profile), cache.RENDERED, "shell.nix")
+    root = projects.find_root(project) or os.path.realpath(project)  # the library's rule
+    return os.path.join(location(profile, root), cache.LORRI_NIX)
 
 
 __all__ = ["service_actions", "service_unit", "socket_unit", "shell_file_for", "unit_dir"]

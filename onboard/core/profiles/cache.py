@@ -1,21 +1,32 @@
-"""The per-profile environment cache: where it lives, what it records, whether it is fresh.
+"""The environment cache: where each project's environments live, what identifies one,
+whether it is fresh. The design is in docs/environments.md.
 
 Layout (a contract: the direnv loader reads it in pure bash):
 
     $ONBOARD_CACHE_DIR or $XDG_CACHE_HOME/onboard
-      env/<profile-name>/
+      env/<owner>/<profile-name>/    owner: the project root with "_" as "_u", then
+                                     "/" as "_s" (bash: k=${ROOT//_/_u}; ${k//\\//_s}: no
+                                     "%", which Nix's path: URLs refuse); without a
+                                     project, "nop" and the profile file's directory
         env.sh       the environment, to source from bash (exports, functions, shellHook)
-        inputs.sh    ONBOARD_INPUTS=( '/abs/file' ... ): every file whose change must rebuild
+        inputs.sh    ONBOARD_INPUTS=( '/abs/file' ... ): every file whose change must be checked
         gcroot       GC root (a symlink into /nix/store) keeping the environment alive
-        manifest     what the environment was built from (the staleness key, below)
+        manifest     what the environment was built from (its identity, below)
         bashrc       rcfile of the interactive `onboard shell`
-        flake/       the rendered flake.nix, flake.lock and shell.nix
+        flake/       the rendered flake.nix, flake.lock, shell.nix (+ bin/, python/)
+        lorri.nix    what lorri mode evaluates (the rendered shell.nix, override applied)
+        stale        present while this is a fallback: why the rebuild failed
 
-The staleness key: every watched file (mtime_ns + size recorded; when they change the
-file is hashed again and only a changed sha256 makes the cache stale), the Nix binary's
-real path + mtime + size (a Nix upgrade rebuilds), the system (machine + platform),
-the cache format version, onboard's version, the ONBOARD_NIXPKGS_OVERRIDE value, and
-the GC root (missing or dangling: stale).
+Two projects never share a directory, so neither can read the other's environment.
+
+Identity (the manifest's `key`): the project root, the profile file and its extends chain,
+the rendered files (a digest of every byte onboard renders, requirement files included:
+everything local that the rendered Nix reads), the Nix binary's real path and version, the
+system, onboard's version, ONBOARD_NIXPKGS_OVERRIDE and the backend. The warm check here
+compares stats only (each input's mtime_ns and size, the Nix binary's path, mtime and
+size); a file whose stat changed is hashed again, and only a changed sha256 sends the
+entry to the slow path, which renders (Python, YAML) and compares the rendered digest: a
+comment-only edit of a profile costs one render and no Nix.
 
 This module is on the warm path of `onboard shell`: it imports only os and sys at the
 top (hashlib only when a file's stat changed), and uses no pathlib, dataclasses or json.
@@ -26,10 +37,11 @@ from __future__ import annotations
 import os
 import sys
 
-FORMAT_VERSION = "1"
+FORMAT_VERSION = "2"
 MAGIC = "onboard-env-cache"
 OVERRIDE_VAR = "ONBOARD_NIXPKGS_OVERRIDE"
 BACKEND_VAR = "ONBOARD_NIX_BACKEND"
+DIRS_VAR = "ONBOARD_PROFILES_DIR"
 
 ENV_SH = "env.sh"
 INPUTS_SH = "inputs.sh"
@@ -37,6 +49,8 @@ GCROOT = "gcroot"
 MANIFEST = "manifest"
 BASHRC = "bashrc"
 RENDERED = "flake"
+LORRI_NIX = "lorri.nix"
+STALE = "stale"
 
 
 # cache_root() and state_root() mirror onboard.core.paths.cache_dir()/state_dir() (same rules)
@@ -55,8 +69,46 @@ def envs_root() -> str:
     return os.path.join(cache_root(), "env")
 
 
-def env_dir(name: str) -> str:
-    return os.path.join(envs_root(), name)
+def project_key(project: str) -> str:
+    """The absolute project path with every "/" replaced by "%" (bash: ${PWD//\\//%})."""
+    return os.path.abspath(project).replace("/", "%")
+
+
+def path_key(path: str) -> str:
+    """An absolute path as one file name usable in a Nix path: URL ("_" -> "_u", then
+    "/" -> "_s": one-to-one)."""
+    return os.path.abspath(path).replace("_", "_u").replace("/", "_s")
+
+
+def owner_key(project: str | None, profile_file: str = "") -> str:
+    """The cache directory of a project's environments: its root's key; without a project,
+    "nop" and the key of the profile file's directory."""
+    if project:
+        return path_key(project)
+    return "nop" + path_key(os.path.dirname(os.path.realpath(profile_file)) if profile_file else "/")
+
+
+def env_dir(owner: str, name: str) -> str:
+    return os.path.join(envs_root(), owner, name)
+
+
+def env_dirs() -> list[tuple[str, str, str]]:
+    """(owner, name, directory) of every environment in the cache."""
+    out = []
+    try:
+        owners = sorted(os.listdir(envs_root()))
+    except OSError:
+        return []
+    for owner in owners:
+        try:
+            names = sorted(os.listdir(os.path.join(envs_root(), owner)))
+        except OSError:
+            continue
+        for name in names:
+            d = env_dir(owner, name)
+            if os.path.isdir(d):
+                out.append((owner, name, d))
+    return out
 
 
 def valid_name(name: str) -> bool:
@@ -126,15 +178,21 @@ class Input:
         return f"input {self.mtime_ns} {self.size} {self.sha256} {self.path}"
 
 
+_TEXT = ("name", "profile", "project", "version", "system", "override", "backend", "bash", "key",
+         "rendered", "nixversion", "dirsenv")
+
+
 class Manifest:
     """What an environment was built from. Text, one `key value` per line; paths last."""
 
-    __slots__ = ("name", "profile", "format", "version", "system", "override", "backend", "nix_prog",
-                 "nix_path", "nix_mtime_ns", "nix_size", "bash", "key", "built", "store_paths", "inputs")
+    __slots__ = ("name", "profile", "project", "format", "version", "system", "override", "backend",
+                 "nix_prog", "nix_path", "nix_mtime_ns", "nix_size", "bash", "key", "built", "store_paths",
+                 "inputs", "rendered", "nixversion", "dirsenv", "dirs", "absent", "sources")
 
     def __init__(self) -> None:
         self.name = ""
-        self.profile = ""  # the profile's YAML file
+        self.profile = ""  # the profile's YAML file (real path)
+        self.project = ""  # the project root ("" without a project)
         self.format = FORMAT_VERSION
         self.version = ""
         self.system = ""
@@ -144,19 +202,26 @@ class Manifest:
         self.nix_path = ""
         self.nix_mtime_ns = 0
         self.nix_size = 0
+        self.nixversion = ""  # what `nix --version` said
         self.bash = ""
         self.key = ""
+        self.rendered = ""  # sha256 over the rendered files
+        self.dirsenv = ""  # $ONBOARD_PROFILES_DIR when the profile was looked up
+        self.dirs: list[str] = []  # where the profile was looked up, in order
         self.built = 0.0
         self.store_paths: list[str] = []
         self.inputs: list[Input] = []
+        self.absent: list[str] = []  # files whose appearance changes the lookup (a team config)
+        self.sources: list[str] = []  # the profile's extends chain, child first
 
-    # -- text --------------------------------------------------------------------------
     def dumps(self) -> str:
-        lines = [f"{MAGIC} {self.format}", f"name {self.name}", f"profile {self.profile}",
-                 f"version {self.version}", f"system {self.system}", f"override {self.override}",
-                 f"backend {self.backend}", f"nixprog {self.nix_prog}",
-                 f"nix {self.nix_mtime_ns} {self.nix_size} {self.nix_path}", f"bash {self.bash}",
-                 f"key {self.key}", f"built {self.built:.3f}"]
+        lines = [f"{MAGIC} {self.format}"]
+        lines += [f"{k} {getattr(self, k)}" for k in _TEXT]
+        lines += [f"nixprog {self.nix_prog}", f"nix {self.nix_mtime_ns} {self.nix_size} {self.nix_path}",
+                  f"built {self.built:.3f}"]
+        lines += [f"dir {d}" for d in self.dirs]
+        lines += [f"source {s}" for s in self.sources]
+        lines += [f"absent {a}" for a in self.absent]
         lines += [f"store {p}" for p in self.store_paths]
         lines += [i.line() for i in self.inputs]
         return "\n".join(lines) + "\n"
@@ -167,6 +232,7 @@ class Manifest:
         if not lines or lines[0] != f"{MAGIC} {FORMAT_VERSION}":
             return None
         m = cls()
+        lists = {"store": m.store_paths, "dir": m.dirs, "source": m.sources, "absent": m.absent}
         try:
             for line in lines[1:]:
                 if not line:
@@ -175,8 +241,8 @@ class Manifest:
                 if k == "input":
                     mt, size, sha, path = v.split(" ", 3)
                     m.inputs.append(Input(path, int(mt), int(size), sha))
-                elif k == "store":
-                    m.store_paths.append(v)
+                elif k in lists:
+                    lists[k].append(v)
                 elif k == "nix":
                     mt, size, path = v.split(" ", 2)
                     m.nix_mtime_ns, m.nix_size, m.nix_path = int(mt), int(size), path
@@ -184,7 +250,7 @@ class Manifest:
                     m.built = float(v)
                 elif k == "nixprog":
                     m.nix_prog = v
-                elif k in ("name", "profile", "version", "system", "override", "backend", "bash", "key"):
+                elif k in _TEXT:
                     setattr(m, k, v)
         except ValueError:
             return None
@@ -206,24 +272,62 @@ def write_atomic(path: str, text: str, mode: int = 0o644) -> None:
     atomic_write(path, text.encode("utf-8", "surrogateescape"), mode=mode)
 
 
-def gcroot_alive(directory: str) -> bool:
+def gcroot_alive(directory: str, name: str = GCROOT) -> bool:
     """The GC root exists and resolves to an existing store path."""
-    root = os.path.join(directory, GCROOT)
+    root = os.path.join(directory, name)
     return os.path.islink(root) and os.path.exists(root)
 
 
-def stale_reason(m: Manifest, directory: str, profile_file: str | None = None,
-                 refresh: bool = True) -> str:
-    """Why the cached environment described by `m` must be rebuilt; "" when it is fresh.
+def find_in(dirs: list[str], name: str) -> str | None:
+    for d in dirs:
+        for suffix in PROFILE_SUFFIXES:
+            cand = os.path.join(d, name + suffix)
+            if os.path.isfile(cand):
+                return os.path.realpath(cand)
+    return None
 
-    A watched file whose stat changed is hashed again: same content means fresh (and,
-    with `refresh`, its new stat is recorded and env.sh is touched so that loaders
-    comparing mtimes agree). Cheap: a handful of stats when nothing changed.
-    """
+
+def lookup_reason(m: Manifest) -> str:
+    """Why looking the profile up again could give another file ("" when it cannot)."""
+    if os.environ.get(DIRS_VAR, "") != m.dirsenv:
+        return f"{DIRS_VAR} changed"
+    for a in m.absent:
+        if os.path.exists(a):
+            return f"{a} appeared"
+    found = find_in(m.dirs, m.name)
+    if found != m.profile:
+        return f"the profile is now {found} (was {m.profile})" if found else f"{m.profile} is gone"
+    return ""
+
+
+def inputs_reason(inputs: list[Input]) -> tuple[str, bool]:
+    """(why an input changed or "", whether a stat changed with the same content: the
+    Input objects then carry the new stat)."""
+    touched = False
+    for inp in inputs:
+        try:
+            st = os.stat(inp.path)
+        except OSError:
+            return f"{inp.path} is gone", touched
+        if st.st_mtime_ns == inp.mtime_ns and st.st_size == inp.size:
+            continue
+        if st.st_size != inp.size:
+            return f"{inp.path} changed", touched
+        try:
+            digest = sha256_file(inp.path)
+        except OSError:
+            return f"{inp.path} cannot be read", touched
+        if digest != inp.sha256:
+            return f"{inp.path} changed", touched
+        inp.mtime_ns = st.st_mtime_ns
+        touched = True
+    return "", touched
+
+
+def tool_reason(m: Manifest, directory: str) -> str:
+    """Every cheap part of the identity but the inputs: "" when they all hold."""
     if m.format != FORMAT_VERSION:
         return "the cache format changed"
-    if profile_file is not None and os.path.realpath(profile_file) != m.profile:
-        return f"the profile is now {profile_file} (was {m.profile})"
     if m.version != onboard_version():
         return f"onboard was upgraded ({m.version} -> {onboard_version()})"
     if m.system != system_id():
@@ -238,40 +342,50 @@ def stale_reason(m: Manifest, directory: str, profile_file: str | None = None,
         return f"{m.nix_prog or 'nix'} is no longer on PATH"
     if ident != (m.nix_path, m.nix_mtime_ns, m.nix_size):
         return f"Nix changed ({m.nix_path} -> {ident[0]})"
-    if not gcroot_alive(directory):
+    return entry_reason(m, directory)
+
+
+def entry_reason(m: Manifest, directory: str, root: str = GCROOT) -> str:
+    """Why the environment in `directory` cannot be entered as it is ("" when it can)."""
+    if not gcroot_alive(directory, root):
         return "the GC root is gone"
     if m.bash and not os.access(m.bash, os.X_OK):
         return f"{m.bash} is gone (bash was upgraded or removed)"
     if not os.path.isfile(os.path.join(directory, ENV_SH)):
         return "env.sh is missing"
-    changed = False
-    for inp in m.inputs:
-        try:
-            st = os.stat(inp.path)
-        except OSError:
-            return f"{inp.path} is gone"
-        if st.st_mtime_ns == inp.mtime_ns and st.st_size == inp.size:
-            continue
-        if st.st_size != inp.size:
-            return f"{inp.path} changed"
-        try:
-            digest = sha256_file(inp.path)
-        except OSError:
-            return f"{inp.path} cannot be read"
-        if digest != inp.sha256:
-            return f"{inp.path} changed"
-        inp.mtime_ns = st.st_mtime_ns
-        changed = True
-    if changed and refresh:
-        _refresh(m, directory)
     return ""
 
 
-def _refresh(m: Manifest, directory: str) -> None:
-    """Record the new stats of inputs that were touched but not changed. Only under the build
-    lock and only if no build replaced the manifest meanwhile (else a warm entry holding the
-    old manifest would write it over the new one)."""
+def stale_reason(m: Manifest, directory: str, profile_file: str | None = None,
+                 refresh: bool = True) -> str:
+    """Why the cached environment described by `m` cannot be entered without looking at the
+    profile again; "" when it is fresh. Stats only, unless a stat changed: a watched file
+    whose stat changed is hashed again, and the same content means fresh (with `refresh`
+    its new stat is recorded and env.sh touched, so loaders comparing mtimes agree)."""
+    why = tool_reason(m, directory)
+    if why:
+        return why
+    if profile_file is not None and os.path.realpath(profile_file) != m.profile:
+        return f"the profile is now {profile_file} (was {m.profile})"
+    if m.dirs:
+        why = lookup_reason(m)
+        if why:
+            return why
+    why, touched = inputs_reason(m.inputs)
+    if why:
+        return why
+    if touched and refresh:
+        refresh_manifest(m, directory)
+    return ""
+
+
+def refresh_manifest(m: Manifest, directory: str, replace_key: str = "") -> None:
+    """Record new stats (and, with `replace_key`, a new key) of an environment whose
+    identity did not change. Only under the build lock and only if no build replaced the
+    manifest meanwhile (else a warm entry holding the old manifest would write it over the
+    new one)."""
     import fcntl
+    import time
 
     try:
         fd = os.open(os.path.join(directory, ".lock"), os.O_RDWR | os.O_CREAT, 0o644)
@@ -285,11 +399,11 @@ def _refresh(m: Manifest, directory: str) -> None:
         now = read_manifest(directory)
         if now is None or now.key != m.key or now.built != m.built:
             return
+        if replace_key:
+            m.key = replace_key
         try:
             write_atomic(os.path.join(directory, MANIFEST), m.dumps())
             # newer than every input, even one touched with a time in the future
-            import time
-
             stamp = max([time.time_ns()] + [i.mtime_ns + 1 for i in m.inputs])
             for name in (ENV_SH, INPUTS_SH):
                 os.utime(os.path.join(directory, name), ns=(stamp, stamp))
@@ -305,10 +419,10 @@ PROFILE_SUFFIXES = (".yaml", ".yml")
 
 
 def profile_search_dirs(start: str | None = None) -> list[str]:
-    """The loader's search order: $ONBOARD_PROFILES_DIR entries, then the first
-    `profiles/` directory in `start` (default: cwd) or one of its parents."""
+    """The loader's search order without a project: $ONBOARD_PROFILES_DIR entries, then the
+    first `profiles/` directory in `start` (default: cwd) or one of its parents."""
     dirs: list[str] = []
-    for part in os.environ.get("ONBOARD_PROFILES_DIR", "").split(os.pathsep):
+    for part in os.environ.get(DIRS_VAR, "").split(os.pathsep):
         part = part.strip()
         if part:
             d = os.path.abspath(os.path.expanduser(part))
@@ -337,17 +451,6 @@ def find_profile_file(name: str, start: str | None = None) -> str | None:
     return None
 
 
-def project_of_profile(profile_file: str, start: str | None = None) -> str | None:
-    """The project a profile belongs to when it was found in a `profiles/` directory at
-    the root of a directory containing `start` (default: cwd): that root."""
-    d = os.path.dirname(profile_file)
-    if os.path.basename(d) != "profiles":
-        return None
-    root = os.path.dirname(d)
-    here = os.path.abspath(start or os.getcwd())
-    return root if here == root or here.startswith(root.rstrip("/") + "/") else None
-
-
 # -- the project state the direnv loader reads (see generations.py) ----------------------
 
 def state_root() -> str:
@@ -360,29 +463,42 @@ def state_root() -> str:
     return os.path.join(os.path.expanduser("~"), ".local", "state", "onboard")
 
 
-def project_key(project: str) -> str:
-    """The absolute project path with every "/" replaced by "%" (bash: ${PWD//\\//%})."""
-    return os.path.abspath(project).replace("/", "%")
-
-
 def project_dir(project: str) -> str:
     return os.path.join(state_root(), "projects", project_key(project))
 
 
+def _first_line(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return fh.readline().strip()
+    except OSError:
+        return ""
+
+
+def active_name(project: str) -> str:
+    """The profile `onboard switch` made active in `project` ("" when none)."""
+    return _first_line(os.path.join(project_dir(project), "active"))
+
+
+def hold_of(project: str) -> tuple[int, str] | None:
+    """(generation, profile name) the project is held at by `onboard rollback`, or None."""
+    words = _first_line(os.path.join(project_dir(project), "hold")).split(" ", 1)
+    if len(words) != 2 or not words[0].isdigit():
+        return None
+    return int(words[0]), words[1]
+
+
+def generation_dir(project: str, number: int) -> str:
+    return os.path.join(project_dir(project), "generations", str(number))
+
+
 def active_profile(start: str | None = None) -> tuple[str, str] | None:
-    """(project dir, active profile name) of the project containing `start` (default:
-    cwd): the nearest directory, going up, that has an active profile."""
-    here = os.path.abspath(start or os.getcwd())
-    root = os.path.join(state_root(), "projects")
-    while True:
-        try:
-            with open(os.path.join(root, here.replace("/", "%"), "active"), encoding="utf-8") as fh:
-                name = fh.read().strip()
-            if name:
-                return here, name
-        except OSError:
-            pass
-        parent = os.path.dirname(here)
-        if parent == here:
-            return None
-        here = parent
+    """(project root, active profile name) of the project containing `start` (default:
+    cwd), or None."""
+    from onboard.core import project as projects
+
+    root = projects.find_root(start)
+    if root is None:
+        return None
+    name = active_name(root)
+    return (root, name) if name else None

@@ -37,7 +37,7 @@ def cleanup_items() -> list:
     items = []
     envs = cache.envs_root()
     if os.path.isdir(envs):
-        names = sorted(os.listdir(envs))
+        names = sorted({name for _owner, name, _d in cache.env_dirs()})
         items.append(CleanupItem(
             description=f"remove the cached shell environments and their GC roots ({', '.join(names) or 'none'})",
             paths=[envs], remove=_remove_envs))

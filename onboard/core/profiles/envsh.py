@@ -121,11 +121,11 @@ def model_from_dump(data: bytes, strip_path_prefix: str = "") -> EnvModel:
     model.variables["shellHook"] = ("exported" if hook and hook[0] == "exported" else "var",
                                     hook[1] if hook else "")
     if strip_path_prefix and "PATH" in model.variables:
-        kind, value = model.variables["PATH"]
-        if isinstance(value, str) and value.startswith(strip_path_prefix + ":"):
-            model.variables["PATH"] = (kind, value[len(strip_path_prefix) + 1:])
-        elif value == strip_path_prefix:
-            model.variables["PATH"] = (kind, "")
+        path_kind, path_value = model.variables["PATH"]
+        if isinstance(path_value, str) and path_value.startswith(strip_path_prefix + ":"):
+            model.variables["PATH"] = (path_kind, path_value[len(strip_path_prefix) + 1:])
+        elif path_value == strip_path_prefix:
+            model.variables["PATH"] = (path_kind, "")
     return model
 
 
@@ -162,9 +162,13 @@ def render_env_script(model: EnvModel, profile_name: str) -> str:
     return "\n".join(out) + "\n"
 
 
-def render_inputs_script(paths: list[str]) -> str:
-    return ("# onboard: every file whose change must rebuild the environment (generated)\n"
-            "ONBOARD_INPUTS=(\n" + "".join(f"  {sh_quote(p)}\n" for p in paths) + ")\n")
+def render_inputs_script(paths: list[str], override: str = "", tools: tuple[str, ...] = ()) -> str:
+    """What the direnv loader checks in bash: the inputs (and the tools: onboard itself)
+    must not be newer than env.sh, and ONBOARD_NIXPKGS_OVERRIDE must be `override`."""
+    return ("# onboard: every file whose change must be checked before loading (generated)\n"
+            "ONBOARD_INPUTS=(\n" + "".join(f"  {sh_quote(p)}\n" for p in paths) + ")\n"
+            "ONBOARD_TOOLS=(" + " ".join(sh_quote(t) for t in tools) + ")\n"
+            f"ONBOARD_BUILT_OVERRIDE={sh_quote(override)}\n")
 
 
 def render_bashrc(profile_name: str, env_sh: str) -> str:

@@ -101,12 +101,17 @@ def closure_size(paths: list[str]) -> tuple[int, int]:
         return 0, 0
 
 
-def plan_gc(older_than: Optional[float] = None, now: Optional[float] = None, sizes: bool = True) -> GcPlan:
+def plan_gc(older_than: Optional[float] = None, now: Optional[float] = None, sizes: bool = True,
+            project: Optional[str] = None) -> GcPlan:
     """What `onboard gc` will do. Without `older_than` every generation but the current
-    one goes; with it, only those made more than `older_than` seconds ago."""
+    one goes; with it, only those made more than `older_than` seconds ago. With `project`,
+    only that project's generations and caches."""
     now = time.time() if now is None else now
     plan = GcPlan(older_than=older_than)
+    only = os.path.abspath(project) if project else None
     for project in generations.projects():
+        if only is not None and os.path.abspath(project) != only:
+            continue
         gens = generations.list_generations(project)
         keep = []
         for g in gens:
@@ -119,22 +124,23 @@ def plan_gc(older_than: Optional[float] = None, now: Optional[float] = None, siz
         if sizes:
             pin.paths, pin.size = closure_size(sorted({p for g in keep for p in g.store_paths}))
         plan.pins.append(pin)
-    try:
-        names = sorted(os.listdir(cache.envs_root()))
-    except OSError:
-        names = []
-    for name in names:
-        d = cache.env_dir(name)
+    for owner, name, d in cache.env_dirs():
+        if only is not None and owner != cache.path_key(only):
+            continue
         m = cache.read_manifest(d)
         if m is None:
+            if os.path.exists(os.path.join(d, cache.LORRI_NIX)):
+                continue  # rendered for lorri mode, which builds it itself
             if not os.path.exists(os.path.join(d, ".lock")) or _unlocked(d):
                 plan.stale_envs.append(StaleEnv(name, d, "never finished building"))
         elif not m.profile or not os.path.exists(m.profile):
             plan.stale_envs.append(StaleEnv(name, d, f"its profile {m.profile or '?'} is gone", list(m.store_paths)))
+        elif m.project and not os.path.isdir(m.project):
+            plan.stale_envs.append(StaleEnv(name, d, f"its project {m.project} is gone", list(m.store_paths)))
     return plan
 
 
-def _try_lock(directory: str):  # type: ignore[no-untyped-def]
+def _try_lock(directory: str) -> "int | None | bool":
     """The env dir's build lock, taken without waiting: an fd, None when there is no lock
     file, False when a build holds it."""
     import fcntl
@@ -172,7 +178,7 @@ def remove_env_dir(directory: str) -> None:
     generations.forget_auto_roots([directory])
     shutil.rmtree(directory, ignore_errors=True)
     cache_env_root = cache.envs_root()
-    for d in (cache_env_root, cache.cache_root()):
+    for d in (os.path.dirname(directory), cache_env_root, cache.cache_root()):
         try:
             os.rmdir(d)
         except OSError:
@@ -219,9 +225,9 @@ def run_gc(plan: GcPlan, nix_gc: str = "all", emit: Emitter = discard) -> GcResu
         r = subprocess.run(argv, capture_output=True, text=True)
         text = (r.stdout + "\n" + r.stderr).strip()
         for line in text.splitlines():
-            m = re.match(r"(\d+) store paths deleted, (.*) freed", line.strip())
-            if m:
-                res.deleted_paths, res.freed = int(m.group(1)), m.group(2)
+            hit = re.match(r"(\d+) store paths deleted, (.*) freed", line.strip())
+            if hit:
+                res.deleted_paths, res.freed = int(hit.group(1)), hit.group(2)
         if r.returncode != 0:
             res.errors.append(f"{' '.join(argv[:2])} failed: {text.splitlines()[-1] if text else r.returncode}")
             emit(Notice(level="warn", message=res.errors[-1]))

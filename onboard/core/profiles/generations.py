@@ -1,17 +1,21 @@
 """Per-project profile generations: `onboard switch`, `onboard rollback`, and their history.
 
-State of a project (a contract: the direnv loader reads `active` in pure bash):
+State of a project (a contract: the direnv loader reads `active` and `hold` in pure bash):
 
-    $XDG_STATE_HOME/onboard/projects/<key>/      key = the absolute project path with
-                                                 every "/" replaced by "%"
+    $XDG_STATE_HOME/onboard/projects/<key>/      key = the project root's absolute path
+                                                 with every "/" replaced by "%"
       active              the active profile's name (one line), rewritten on every switch
                           and rollback; absent when no generation is current
-      generations.json    the history: number, profile, time, store paths, current
-      generations/<N>/    GC roots (root, root-2, ...) holding generation N's environment,
-                          so rollback is instant and works offline
+      hold                "N NAME" while `onboard rollback` holds the project at generation
+                          N; removed by `onboard switch`
+      generations.json    the history: number, profile, time, store paths, key, current
+      generations/<N>/    generation N's environment exactly as it was built: env.sh,
+                          manifest, inputs.sh, bashrc, and GC roots (root, root-2, ...)
+                          holding its closure, so rollback is instant and works offline
 
-Every switch that changes the environment is a new generation; rollback makes the
-previous one current again (later ones stay, as with nix-env).
+Every switch that changes the environment is a new generation; rollback makes an older
+one current again and holds the project there: `onboard shell`, direnv and lorri load
+that generation's env.sh, never evaluating, until the next `onboard switch`.
 """
 
 from __future__ import annotations
@@ -22,15 +26,20 @@ import shutil
 import subprocess
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from onboard.core.events import Emitter, Notice, discard
 from onboard.core.profiles import cache
 
+if TYPE_CHECKING:
+    from onboard.core.profiles.model import Profile
+
 FORMAT = 1
 GENERATIONS_JSON = "generations.json"
 ACTIVE = "active"
+HOLD = "hold"
 ROOTS = "generations"
+ENV_FILES = (cache.ENV_SH, cache.MANIFEST, cache.INPUTS_SH)
 
 
 class GenerationError(Exception):
@@ -52,6 +61,7 @@ class Generation:
     packages: list[str] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
     current: bool = False
+    held: bool = False  # current and held there by `onboard rollback`
     fallback: bool = False  # the profile could not be rebuilt: the last good env was used
 
     def to_dict(self) -> dict:
@@ -65,6 +75,11 @@ class Generation:
     def alive(self) -> bool:
         """Every store path of this generation is still in the store."""
         return bool(self.store_paths) and all(os.path.exists(p) for p in self.store_paths)
+
+    def enterable(self) -> bool:
+        """Its recorded environment can be loaded as it was (env.sh kept, closure alive)."""
+        return self.alive() and os.path.isfile(os.path.join(self.roots_dir(), cache.ENV_SH)) \
+            and cache.read_manifest(self.roots_dir()) is not None
 
     def __str__(self) -> str:
         mark = "*" if self.current else " "
@@ -104,18 +119,21 @@ def _load(project: str) -> tuple[list[Generation], int]:
             g["project"] = doc.get("project", project)
             gens.append(Generation(**g))
     current = int(doc.get("current", 0) or 0)
+    hold = cache.hold_of(project)
     for g in gens:
         g.current = g.number == current
+        g.held = g.current and hold is not None and hold[0] == g.number
     return sorted(gens, key=lambda g: g.number), current
 
 
-def _save(project: str, gens: list[Generation], current: int) -> None:
+def _save(project: str, gens: list[Generation], current: int, hold: Optional[bool] = None) -> None:
     d = cache.project_dir(project)
     os.makedirs(d, exist_ok=True)
     items = []
     for g in sorted(gens, key=lambda g: g.number):
         item = asdict(g)
         item.pop("current", None)
+        item.pop("held", None)
         item.pop("project", None)
         items.append(item)
     doc = {"format": FORMAT, "project": project, "current": current, "generations": items}
@@ -125,8 +143,16 @@ def _save(project: str, gens: list[Generation], current: int) -> None:
     if cur is not None:
         cache.write_atomic(active, cur.profile + "\n")
     else:
+        hold = False
         try:
             os.unlink(active)
+        except FileNotFoundError:
+            pass
+    if hold and cur is not None:
+        cache.write_atomic(os.path.join(d, HOLD), f"{cur.number} {cur.profile}\n")
+    elif hold is False:
+        try:
+            os.unlink(os.path.join(d, HOLD))
         except FileNotFoundError:
             pass
 
@@ -235,7 +261,12 @@ def format_listing(entries: list[Generation]) -> list[str]:
         if g.project != last:
             lines.append(f"{g.project}:")
             last = g.project
-        lines.append("  " + str(g) + ("" if g.alive() else "  (store paths gone)"))
+        notes = [] if g.alive() else ["store paths gone"]
+        if g.held:
+            notes.append("held: loaded as it was until `onboard switch`")
+        elif g.current:
+            notes.append("loaded")
+        lines.append("  " + str(g) + "".join(f"  ({n})" for n in notes))
     return lines
 
 
@@ -263,40 +294,63 @@ def diff(old: Optional[Generation], new: Generation) -> list[str]:
     return lines
 
 
-def switch(project: str, profile, emit: Emitter = discard) -> tuple[Generation, bool]:  # type: ignore[no-untyped-def]
+def held(project: str) -> Optional[int]:
+    """The generation `project` is held at by `onboard rollback`, or None."""
+    h = cache.hold_of(os.path.abspath(project))
+    return h[0] if h else None
+
+
+def _record_env(gen: Generation, directory: str, store_paths: list[str]) -> None:
+    """Copy the environment as built into the generation's own directory, with GC roots
+    for its closure: what rollback loads, whatever happens to the cache later."""
+    from onboard.core.profiles.envsh import render_bashrc
+
+    roots = gen.roots_dir()
+    if os.path.isdir(roots):
+        drop_roots(roots)
+    add_roots(roots, store_paths)
+    for name in ENV_FILES:
+        src = os.path.join(directory, name)
+        if os.path.isfile(src):
+            shutil.copy2(src, os.path.join(roots, name))
+    env_sh = os.path.join(roots, cache.ENV_SH)
+    cache.write_atomic(os.path.join(roots, cache.BASHRC), render_bashrc(gen.profile, env_sh))
+
+
+def switch(project: str, profile: Profile, emit: Emitter = discard,
+           dirs: Optional[list[str]] = None) -> tuple[Generation, bool]:
     """Make `profile` the active one of `project`: build its environment if needed, then
-    record a generation holding its own GC roots. Returns (generation, created): not
-    created when that exact environment is already current."""
+    record a generation holding its own copy of that environment and its GC roots. Ends a
+    hold. Returns (generation, created): not created when that exact environment is
+    already current (and not held)."""
     from onboard.core.profiles.build import ensure_env
 
     project = _check_project(project)
-    result = ensure_env(profile, emit=emit)
+    result = ensure_env(profile, emit=emit, project=project, dirs=dirs)
     store_paths = list(result.manifest.store_paths)
     with _Locked(project):
         gens, cur = _load(project)
         current = next((g for g in gens if g.number == cur), None)
         if current is not None and current.profile == profile.name and current.store_paths == store_paths \
-                and current.alive():
+                and current.key == result.manifest.key and current.enterable() and held(project) is None:
             return current, False
         number = max((g.number for g in gens), default=0) + 1
         gen = Generation(number=number, profile=profile.name, time=time.time(), project=project,
                          profile_file=result.manifest.profile, store_paths=store_paths,
                          key=result.manifest.key, packages=list(profile.packages), env=dict(profile.env),
                          current=True, fallback=result.fallback)
-        roots = gen.roots_dir()
-        if os.path.isdir(roots):
-            drop_roots(roots)
-        add_roots(roots, store_paths)
+        _record_env(gen, result.directory, store_paths)
         for g in gens:
             g.current = False
         gens.append(gen)
-        _save(project, gens, number)
+        _save(project, gens, number, hold=False)
     return gen, True
 
 
 def rollback(project: str, to: Optional[int] = None, emit: Emitter = discard) -> tuple[Generation, Generation]:
-    """Make the previous generation (or number `to`) current again: no Nix evaluation, no
-    network; its store paths are held by its own GC roots. Returns (from, to)."""
+    """Make the previous generation (or number `to`) current again and hold the project
+    there: no Nix evaluation, no network; its environment and closure are its own.
+    Returns (from, to)."""
     project = os.path.abspath(project)
     with _Locked(project):
         gens, cur = _load(project)
@@ -310,14 +364,18 @@ def rollback(project: str, to: Optional[int] = None, emit: Emitter = discard) ->
                                       "see them with `onboard profiles`")
             target = older[-1]
         else:
-            target = next((g for g in gens if g.number == to), None)
-            if target is None:
+            found = next((g for g in gens if g.number == to), None)
+            if found is None:
                 raise GenerationError(f"{project} has no generation {to}",
                                       "numbers: " + ", ".join(str(g.number) for g in gens))
-        if not target.alive():
-            emit(Notice(level="warn", message=f"generation {target.number}'s store paths are gone "
-                                              "(garbage-collected outside onboard); entering it rebuilds"))
-        _save(project, gens, target.number)
+            target = found
+        keep = target.enterable()
+        if not keep:
+            why = "its store paths are gone (garbage-collected outside onboard)" if not target.alive() \
+                else "it has no recorded environment (made by an older onboard)"
+            emit(Notice(level="warn", message=f"generation {target.number} cannot be loaded as it was: {why}; "
+                                              f"entering builds profile {target.profile} as it is now"))
+        _save(project, gens, target.number, hold=keep)
         target.current = True
         if current is not None:
             current.current = False

@@ -27,7 +27,7 @@ from onboard.core.profiles import cache
 from onboard.core.profiles.envsh import DUMPER, EnvModel, model_from_dump, model_from_json, sh_quote
 from onboard.core.profiles.nixlog import NixLogParser
 
-__all__ = ["EnvError", "STORE_DIR", "nix_version", "choose_backend", "build_flake", "build_nix_shell"]
+__all__ = ["EnvError", "STORE_DIR", "nix_version", "nix_version_text", "choose_backend", "build_flake", "build_nix_shell"]
 
 
 STORE_DIR = os.environ.get("NIX_STORE_DIR", "/nix/store")
@@ -37,11 +37,12 @@ _STORE_PATH = re.compile(re.escape(STORE_DIR) + r"/[0-9a-z]{32}-[^/:\s'\"$]+")
 class EnvError(Exception):
     """The environment could not be built: what happened and what to do."""
 
-    def __init__(self, message: str, hint: str = "", log: Optional[list[str]] = None) -> None:
+    def __init__(self, message: str, hint: str = "", log: Optional[list[str]] = None, where: str = "") -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
         self.log = list(log or [])
+        self.where = where  # file:line in the profile the failure comes from, when known
 
 
 def nix_version(nix: str) -> tuple[int, ...]:
@@ -51,6 +52,15 @@ def nix_version(nix: str) -> tuple[int, ...]:
         return ()
     m = re.search(r"(\d+)\.(\d+)(?:\.(\d+))?", out)
     return tuple(int(g) for g in m.groups() if g is not None) if m else ()
+
+
+def nix_version_text(prog: str) -> str:
+    """What `PROG --version` says (first line), "" when it cannot run."""
+    try:
+        out = subprocess.run([prog, "--version"], capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return out.strip().splitlines()[0] if out.strip() else ""
 
 
 def choose_backend() -> tuple[str, str]:
@@ -103,7 +113,7 @@ def _run_nix(argv: list[str], emit: Emitter, action_id: str, stdout_path: str,
 def _nix_failure(what: str, parser: NixLogParser, rc: int) -> EnvError:
     text = parser.error_text() or f"exit code {rc}"
     first = text.splitlines()[0] if text else ""
-    hint = "fix the profile (onboard profiles check) and try again"
+    hint = "fix the profile (check it with `onboard profiles validate`) and try again"
     if "unfree license" in text:
         hint = "allow it in the profile: `allowUnfree: true` with the package under `unfree:`"
     elif "attribute" in text and "missing" in text:
@@ -251,7 +261,8 @@ def build_nix_shell(profile_name: str, directory: str, override: str, emit: Emit
     for name in ("stdenv", "nativeBuildInputs", "buildInputs", "propagatedNativeBuildInputs",
                  "propagatedBuildInputs", "PATH", "PYTHONPATH"):
         value = model.variables.get(name, ("", ""))[1]
-        for p in _STORE_PATH.findall(value if isinstance(value, str) else " ".join(map(str, value or []))):
+        text = value if isinstance(value, str) else " ".join(str(v) for v in (value if isinstance(value, list) else []))
+        for p in _STORE_PATH.findall(text):
             if p not in paths and os.path.exists(p):
                 paths.append(p)
     for entry in os.listdir(directory):

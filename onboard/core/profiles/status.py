@@ -12,19 +12,14 @@ from onboard.core.profiles import cache, generations
 def cached_envs() -> list[dict[str, Any]]:
     """Every cached environment: name, profile file, when built, fresh or why stale."""
     out = []
-    try:
-        names = sorted(os.listdir(cache.envs_root()))
-    except OSError:
-        return []
-    for name in names:
-        d = cache.env_dir(name)
+    for _owner, name, d in cache.env_dirs():
         m = cache.read_manifest(d)
         if m is None:
             out.append({"name": name, "dir": d, "state": "incomplete (never finished building)"})
             continue
         reason = cache.stale_reason(m, d, refresh=False) if os.path.exists(m.profile) else \
             f"its profile {m.profile} is gone"
-        out.append({"name": name, "dir": d, "profile": m.profile, "backend": m.backend,
+        out.append({"name": name, "dir": d, "profile": m.profile, "project": m.project, "backend": m.backend,
                     "built": time.strftime("%Y-%m-%d %H:%M", time.localtime(m.built)),
                     "state": "fresh" if not reason else f"stale: {reason}"})
     return out

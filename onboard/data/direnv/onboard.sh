@@ -1,14 +1,23 @@
 # shellcheck shell=bash
 # onboard's direnv library: `use onboard [NAME]` in a project's .envrc loads the team
 # profile NAME (or the project's active profile, set with `onboard switch NAME`) from
-# onboard's shell cache.
+# this project's own environment cache; `use onboard --lorri [NAME]` lets lorri build it.
+#
+# The project is the nearest directory above the .envrc's (physical path) holding
+# profiles/ or onboard.yaml, stopping at the git root or $HOME (else the .envrc's
+# directory): the same rule as onboard/core/project.py. Its environments live under
+# $cache/env/${ROOT//\//%}/NAME, apart from every other project's.
 #
 # Warm loads are pure bash: the cached environment is sourced after checking that no
-# input of the profile (its YAML files, lock, requirements, the nix binary) is newer than
-# the cache and that its GC root still exists. A stale or missing cache is rebuilt by
-# `onboard shell NAME --print-env`; if that fails, the last good environment is loaded
-# and the failure is said out loud. Every input, the cache and the project's `active`
-# file are watched, so editing the profile rebuilds and `onboard switch` reloads.
+# input of the profile (its YAML files, lock, requirements, the team config, the nix
+# binary, onboard itself) is newer than the cache, that ONBOARD_NIXPKGS_OVERRIDE is what
+# it was built with, that no failed build is pending and that its GC root exists. Else
+# `onboard shell NAME --print-env --project ROOT` decides: a render shows whether the
+# change means anything (a comment does not), Nix rebuilds when it does, and a failed
+# rebuild loads this project's last good environment with ONBOARD_ENV_STALE=1 (onboard
+# says why, once). A project held by `onboard rollback` loads that generation's
+# environment as it was, without onboard. The inputs, the cache and the project's
+# `active` and `hold` files are watched, so an edit, a switch or a rollback reloads.
 #
 # Settings (environment): ONBOARD_BIN (the onboard command to run), ONBOARD_CACHE_DIR,
 # ONBOARD_STATE_DIR, XDG_CACHE_HOME, XDG_STATE_HOME.
@@ -114,11 +123,11 @@ _onboard_watch() {
   fi
 }
 
-# Usage: use_onboard [NAME]
+# Usage: use_onboard [--lorri] [NAME]
 #
-# Loads team profile NAME, or the profile made active for this project (the directory
-# of the .envrc) with `onboard switch NAME`. Works under strict_env too: the profile's
-# own shellHook runs without errexit/nounset, which are restored afterwards.
+# Loads team profile NAME, or the profile made active for this project with `onboard
+# switch NAME`. Works under strict_env too: the profile's own shellHook runs without
+# errexit/nounset, which are restored afterwards.
 use_onboard() {
   local __onboard_opts=$- __onboard_rc=0
   set +eu
@@ -128,30 +137,60 @@ use_onboard() {
   return "$__onboard_rc"
 }
 
+# Whether a failed rebuild may fall back (ONBOARD_NO_FALLBACK=1, default when CI is set).
+_onboard_may_fall_back() {
+  local __onboard_v=${ONBOARD_NO_FALLBACK-}
+  if [[ -z ${ONBOARD_NO_FALLBACK+x} ]]; then
+    [[ -z ${CI-} ]]
+    return
+  fi
+  case ${__onboard_v,,} in '' | 0 | no | false | off) return 0 ;; *) return 1 ;; esac
+}
+
+# Sets __onboard_root: the project root (see the top of this file).
+_onboard_root() {
+  local __onboard_here=$PWD __onboard_old=${OLDPWD-} __onboard_d
+  __onboard_d=$PWD
+  if builtin cd -P . 2>/dev/null; then
+    __onboard_d=$PWD
+    builtin cd "$__onboard_here" 2>/dev/null || true
+    OLDPWD=$__onboard_old
+  fi
+  local __onboard_start=$__onboard_d
+  __onboard_root=''
+  while [[ -n $__onboard_d && $__onboard_d != "${HOME-}" ]]; do
+    if [[ -d $__onboard_d/profiles || -f $__onboard_d/onboard.yaml || -f $__onboard_d/onboard.yml ]]; then
+      __onboard_root=$__onboard_d
+      return
+    fi
+    [[ -e $__onboard_d/.git || $__onboard_d == / ]] && break
+    __onboard_d=${__onboard_d%/*}
+    [[ -z $__onboard_d ]] && __onboard_d=/
+  done
+  __onboard_root=$__onboard_start
+}
+
 _onboard_use() {
-  local __onboard_name=${1-} __onboard_active=''
+  local __onboard_lorri=''
+  if [[ ${1-} == --lorri ]]; then
+    __onboard_lorri=1
+    shift
+  fi
+  local __onboard_name=${1-} __onboard_root
   local __onboard_cache=${ONBOARD_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/onboard}
   local __onboard_state=${ONBOARD_STATE_DIR:-${XDG_STATE_HOME:-$HOME/.local/state}/onboard}
+  _onboard_root
+  local __onboard_key=${__onboard_root//\//%} __onboard_owner=${__onboard_root//_/_u}
+  __onboard_owner=${__onboard_owner//\//_s}
+  local __onboard_proj=$__onboard_state/projects/$__onboard_key
+  local __onboard_active=$__onboard_proj/active __onboard_hold=$__onboard_proj/hold
   if [[ -z $__onboard_name ]]; then
-    __onboard_active=$__onboard_state/projects/${PWD//\//%}/active
-    if [[ ! -e $__onboard_active ]]; then
-      # `onboard switch` may have seen the project by its physical path (symlinks resolved)
-      local __onboard_here=$PWD __onboard_phys=''
-      if builtin cd -P . 2>/dev/null; then
-        __onboard_phys=$PWD
-        builtin cd "$__onboard_here" 2>/dev/null || true
-      fi
-      if [[ -n $__onboard_phys && $__onboard_phys != "$__onboard_here" &&
-        -e $__onboard_state/projects/${__onboard_phys//\//%}/active ]]; then
-        __onboard_active=$__onboard_state/projects/${__onboard_phys//\//%}/active
-      fi
-    fi
     if [[ -r $__onboard_active ]]; then
       read -r __onboard_name <"$__onboard_active" || true
     fi
     if [[ -z $__onboard_name ]]; then
       watch_file "$__onboard_active"
-      log_error "onboard: no profile is active for $PWD: run \`onboard switch NAME\` here, or write \`use onboard NAME\` in .envrc"
+      log_error "onboard: no profile is active for $__onboard_root: run \`onboard switch NAME\` here, or write \`use onboard NAME\` in .envrc"
       return 1
     fi
   fi
@@ -159,36 +198,57 @@ _onboard_use() {
     log_error "onboard: '$__onboard_name' is not a profile name (letters, digits, '.', '_' and '-')"
     return 1
   fi
+  local __onboard_held='' __onboard_held_name=''
+  if [[ -r $__onboard_hold ]]; then
+    read -r __onboard_held __onboard_held_name <"$__onboard_hold" || true
+  fi
+  if [[ -n $__onboard_held && $__onboard_held_name == "$__onboard_name" ]]; then
+    _onboard_held
+    return
+  fi
+  local __onboard_dir=$__onboard_cache/env/$__onboard_owner/$__onboard_name
+  if [[ -n $__onboard_lorri ]]; then
+    _onboard_lorri
+    return
+  fi
 
-  local __onboard_dir=$__onboard_cache/env/$__onboard_name
   local __onboard_env=$__onboard_dir/env.sh __onboard_why='' __onboard_f
-  local -a ONBOARD_INPUTS=()
+  local -a ONBOARD_INPUTS=() ONBOARD_TOOLS=()
+  local ONBOARD_BUILT_OVERRIDE=''
   if [[ ! -f $__onboard_env || ! -f $__onboard_dir/inputs.sh ]]; then
     __onboard_why="no cached environment yet"
   elif [[ ! -e $__onboard_dir/gcroot ]]; then
     __onboard_why="its GC root is gone"
+  elif [[ -e $__onboard_dir/stale ]]; then
+    __onboard_why="the last build failed"
   else
     # shellcheck disable=SC1090,SC1091
     source "$__onboard_dir/inputs.sh"
-    for __onboard_f in "${ONBOARD_INPUTS[@]}"; do
+    if [[ ${ONBOARD_NIXPKGS_OVERRIDE-} != "$ONBOARD_BUILT_OVERRIDE" ]]; then
+      __onboard_why="ONBOARD_NIXPKGS_OVERRIDE changed"
+    fi
+    for __onboard_f in "${ONBOARD_INPUTS[@]}" "${ONBOARD_TOOLS[@]}"; do
+      [[ -n $__onboard_why ]] && break
       if [[ $__onboard_f -nt $__onboard_env ]]; then
         __onboard_why="$__onboard_f changed"
-        break
       elif [[ ! -e $__onboard_f ]]; then
         __onboard_why="$__onboard_f is gone"
-        break
       fi
     done
   fi
 
-  local __onboard_failed=''
+  local __onboard_failed='' __onboard_stale=''
   if [[ -n $__onboard_why ]]; then
     log_status "onboard: building profile $__onboard_name ($__onboard_why)"
     local __onboard_out
-    if __onboard_out=$(_onboard_run shell "$__onboard_name" --print-env); then
+    if __onboard_out=$(_onboard_run shell "$__onboard_name" --print-env --project "$__onboard_root"); then
       __onboard_out=${__onboard_out%$'\n'}
       __onboard_out=${__onboard_out##*$'\n'}
       [[ -f $__onboard_out ]] && __onboard_env=$__onboard_out
+      if [[ -r $__onboard_dir/stale ]]; then
+        read -r __onboard_stale <"$__onboard_dir/stale" || true
+        __onboard_stale=${__onboard_stale:-the last build failed}
+      fi
       ONBOARD_INPUTS=()
       if [[ -f $__onboard_dir/inputs.sh ]]; then
         # shellcheck disable=SC1090,SC1091
@@ -203,28 +263,135 @@ _onboard_use() {
   # that fixing it retries the build without a manual `direnv reload`.
   local -a __onboard_more=()
   if [[ -n $__onboard_failed && ${#ONBOARD_INPUTS[@]} -eq 0 ]]; then
-    local __onboard_pd
-    local -a __onboard_pds=()
-    IFS=: read -r -a __onboard_pds <<<"${ONBOARD_PROFILES_DIR-}"
-    for __onboard_pd in "${__onboard_pds[@]}" "$PWD/profiles"; do
-      [[ -n $__onboard_pd ]] &&
-        __onboard_more+=("$__onboard_pd/$__onboard_name.yaml" "$__onboard_pd/$__onboard_name.yml")
-    done
+    _onboard_profile_guesses
   fi
 
   # Watch after any rebuild: direnv compares against the times seen now.
-  _onboard_watch "$__onboard_dir" ${__onboard_active:+"$__onboard_active"} "${ONBOARD_INPUTS[@]}" \
+  _onboard_watch "$__onboard_dir" "$__onboard_active" "$__onboard_hold" "${ONBOARD_INPUTS[@]}" \
     "${__onboard_more[@]}" "$__onboard_env"
 
   if [[ -n $__onboard_failed ]]; then
-    if [[ -f $__onboard_env ]]; then
-      log_error "onboard: building profile $__onboard_name failed; loading its last good environment (run \`onboard shell $__onboard_name\` to see why)"
-      export ONBOARD_ENV_STALE=1
+    if [[ -f $__onboard_env ]] && ! _onboard_may_fall_back; then
+      log_error "onboard: building profile $__onboard_name failed and falling back is off (ONBOARD_NO_FALLBACK, or CI): nothing loaded"
     else
       log_error "onboard: building profile $__onboard_name failed and there is no earlier environment to fall back to (run \`onboard shell $__onboard_name\` to see why)"
+    fi
+    return 1
+  fi
+  _onboard_enter "$__onboard_env" "$__onboard_stale"
+}
+
+# Where a profile usually is (for a first build that failed): __onboard_more.
+_onboard_profile_guesses() {
+  local __onboard_pd
+  local -a __onboard_pds=()
+  IFS=: read -r -a __onboard_pds <<<"${ONBOARD_PROFILES_DIR-}"
+  for __onboard_pd in "${__onboard_pds[@]}" "$__onboard_root/profiles"; do
+    [[ -n $__onboard_pd ]] &&
+      __onboard_more+=("$__onboard_pd/$__onboard_name.yaml" "$__onboard_pd/$__onboard_name.yml")
+  done
+}
+
+# Load an environment file of this project; $2: why it is stale ("" when fresh).
+_onboard_enter() {
+  export ONBOARD_PROJECT_DIR=$__onboard_root
+  _onboard_load "$1" || log_error "onboard: $1 returned an error while loading"
+  export ONBOARD_PROFILE=$__onboard_name ONBOARD_PROJECT_DIR=$__onboard_root
+  if [[ -n ${2-} ]]; then
+    export ONBOARD_ENV_STALE=1 ONBOARD_ENV_STALE_REASON=$2
+  else
+    unset ONBOARD_ENV_STALE ONBOARD_ENV_STALE_REASON
+  fi
+}
+
+# The project is held at a generation (`onboard rollback`): load it as it was.
+_onboard_held() {
+  local __onboard_dir=$__onboard_proj/generations/$__onboard_held
+  local __onboard_env=$__onboard_dir/env.sh __onboard_f __onboard_changed=''
+  local -a ONBOARD_INPUTS=() ONBOARD_TOOLS=()
+  local ONBOARD_BUILT_OVERRIDE=''
+  if [[ ! -f $__onboard_env || ! -e $__onboard_dir/root ]]; then
+    watch_file "$__onboard_hold" "$__onboard_active"
+    log_error "onboard: $__onboard_root is held at generation $__onboard_held of profile $__onboard_name, which cannot be loaded (its environment or GC root is gone): run \`onboard switch $__onboard_name\`"
+    return 1
+  fi
+  if [[ -f $__onboard_dir/inputs.sh ]]; then
+    # shellcheck disable=SC1090,SC1091
+    source "$__onboard_dir/inputs.sh"
+  fi
+  for __onboard_f in "${ONBOARD_INPUTS[@]}"; do
+    if [[ ! -e $__onboard_f || $__onboard_f -nt $__onboard_env ]]; then
+      __onboard_changed=1
+      break
+    fi
+  done
+  if [[ -n $__onboard_changed ]]; then
+    log_error "onboard: $__onboard_root is held at generation $__onboard_held (onboard rollback): the profile changed since generation $__onboard_held; \`onboard switch\` rebuilds"
+  fi
+  _onboard_watch "$__onboard_dir" "$__onboard_active" "$__onboard_hold" "${ONBOARD_INPUTS[@]}" "$__onboard_env"
+  _onboard_enter "$__onboard_env" ""
+}
+
+# lorri mode: onboard renders what lorri evaluates (lorri.nix: the profile's shell.nix with
+# the same package set), lorri builds it; a failed lorri build keeps lorri's last good
+# environment of this project, said out loud and marked stale (or refused, as above).
+_onboard_lorri() {
+  local __onboard_nix=$__onboard_dir/lorri.nix __onboard_why='' __onboard_f __onboard_stale=''
+  local __onboard_stamp=$__onboard_dir/lorri.stamp
+  local -a ONBOARD_INPUTS=() ONBOARD_TOOLS=()
+  local ONBOARD_BUILT_OVERRIDE=''
+  if [[ ! -f $__onboard_nix || ! -f $__onboard_stamp || ! -f $__onboard_dir/inputs.sh ]]; then
+    __onboard_why="not rendered yet"
+  elif [[ -e $__onboard_dir/stale ]]; then
+    __onboard_why="the last render failed"
+  else
+    # shellcheck disable=SC1090,SC1091
+    source "$__onboard_dir/inputs.sh"
+    [[ ${ONBOARD_NIXPKGS_OVERRIDE-} != "$ONBOARD_BUILT_OVERRIDE" ]] && __onboard_why="ONBOARD_NIXPKGS_OVERRIDE changed"
+    for __onboard_f in "${ONBOARD_INPUTS[@]}" "${ONBOARD_TOOLS[@]}"; do
+      [[ -n $__onboard_why ]] && break
+      [[ ! -e $__onboard_f || $__onboard_f -nt $__onboard_stamp ]] && __onboard_why="$__onboard_f changed"
+    done
+  fi
+  if [[ -n $__onboard_why ]]; then
+    if ! _onboard_run shell "$__onboard_name" --render --project "$__onboard_root" >/dev/null; then
+      local -a __onboard_more=()
+      _onboard_profile_guesses
+      _onboard_watch "$__onboard_dir" "$__onboard_active" "$__onboard_hold" "${__onboard_more[@]}"
       return 1
     fi
+    ONBOARD_INPUTS=()
+    # shellcheck disable=SC1090,SC1091
+    [[ -f $__onboard_dir/inputs.sh ]] && source "$__onboard_dir/inputs.sh"
   fi
-  _onboard_load "$__onboard_env" || log_error "onboard: $__onboard_env returned an error while loading"
-  export ONBOARD_PROFILE=$__onboard_name
+  if [[ -r $__onboard_dir/stale ]]; then
+    read -r __onboard_stale <"$__onboard_dir/stale" || true
+  fi
+  # lorri reports each build of a file as an event; the last one for ours tells.
+  local __onboard_ev='' __onboard_line
+  while IFS= read -r __onboard_line; do
+    [[ $__onboard_line == *"\"$__onboard_nix\""* ]] && __onboard_ev=$__onboard_line
+  done < <(lorri internal stream-events --kind snapshot 2>/dev/null)
+  if [[ $__onboard_ev == '{"Failure"'* ]]; then
+    local __onboard_msg="see \`lorri internal stream-events --kind snapshot\`"
+    [[ $__onboard_ev =~ \"(error: [^\"]*)\" ]] && __onboard_msg=${BASH_REMATCH[1]}
+    __onboard_stale="lorri could not build $__onboard_nix: $__onboard_msg"
+  fi
+  _onboard_watch "$__onboard_dir" "$__onboard_active" "$__onboard_hold" "${ONBOARD_INPUTS[@]}" "$__onboard_nix"
+  if [[ -n $__onboard_stale ]]; then
+    if ! _onboard_may_fall_back; then
+      log_error "onboard: building profile $__onboard_name failed and falling back is off (ONBOARD_NO_FALLBACK, or CI): $__onboard_stale"
+      return 1
+    fi
+    [[ $__onboard_ev == '{"Failure"'* ]] &&
+      log_error "onboard: building profile $__onboard_name failed; loading its last good environment (lorri's, ONBOARD_ENV_STALE=1): $__onboard_stale"
+  fi
+  export ONBOARD_PROJECT_DIR=$__onboard_root
+  eval "$(lorri direnv --shell-file "$__onboard_nix")"
+  export ONBOARD_PROFILE=$__onboard_name ONBOARD_PROJECT_DIR=$__onboard_root
+  if [[ -n $__onboard_stale ]]; then
+    export ONBOARD_ENV_STALE=1 ONBOARD_ENV_STALE_REASON=$__onboard_stale
+  else
+    unset ONBOARD_ENV_STALE ONBOARD_ENV_STALE_REASON
+  fi
 }

@@ -14,10 +14,15 @@ It answers the two commands onboard relies on the way lorri does:
   writes) into a new evaluation directory, points shell_gc_root at it, and rebuilds
   whenever the file changes. Stops on SIGTERM or SIGINT, removing its socket.
 
+- `lorri internal stream-events --kind snapshot` prints, as lorri does, one JSON line per
+  shell file the daemon knows with the latest event of its build (`{"Completed": ...}` or
+  `{"Failure": ...}` with Nix's log lines), then `{"SectionEnd": {}}`. A failed build
+  keeps the previous evaluation (what `lorri direnv` loads), as lorri does.
+
 Differences from lorri, none visible to direnv: the daemon protocol is one JSON line
 instead of varlink, the evaluation root is a directory under lorri's cache instead of a
-/nix/store path, and only files given with --shell-file (or shell.nix) are watched, not
-everything the evaluation read.
+/nix/store path, and the files watched are the shell file and the .nix files beside it or
+below it (lorri watches every file the evaluation read).
 """
 
 from __future__ import annotations
@@ -97,6 +102,32 @@ def shell_file_arg(argv: list[str]) -> Path:
     return Path(os.path.abspath(name))
 
 
+def status_path(shell_file: str) -> Path:
+    return cache_dir() / "status" / (hashlib.md5(shell_file.encode()).hexdigest() + ".json")
+
+
+def record(shell_file: str, event: dict) -> None:
+    path = status_path(shell_file)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(event) + "\n")
+    os.replace(tmp, path)
+
+
+def cmd_stream_events(argv: list[str]) -> int:
+    if "--kind" in argv and argv[argv.index("--kind") + 1:][:1] != ["snapshot"]:
+        log("ERRO", "the stand-in answers only `--kind snapshot`")
+        return 2
+    d = cache_dir() / "status"
+    for f in sorted(d.glob("*.json")) if d.is_dir() else []:
+        try:
+            sys.stdout.write(f.read_text().strip() + "\n")
+        except OSError:
+            continue
+    sys.stdout.write(json.dumps({"SectionEnd": {}}) + "\n")
+    return 0
+
+
 def ping(shell_file: Path) -> bool:
     path = socket_path()
     try:
@@ -131,6 +162,18 @@ def cmd_direnv(argv: list[str]) -> int:
     return 0
 
 
+def stamp(shell_file: str) -> "tuple[int, int]":
+    """What the watch compares: the shell file and the .nix files near it (what its
+    evaluation reads, for the shells onboard renders)."""
+    st = os.stat(shell_file)
+    files = sorted(str(p) for p in Path(shell_file).parent.glob("**/*.nix") if p.is_file())
+    acc = st.st_mtime_ns, st.st_size
+    for f in files:
+        s = os.stat(f)
+        acc = max(acc[0], s.st_mtime_ns), acc[1] + s.st_size
+    return acc
+
+
 class Daemon:
     def __init__(self) -> None:
         # shell file -> (mtime_ns, size) it was built from; None while the first build runs
@@ -143,7 +186,7 @@ class Daemon:
         root = project_root(Path(shell_file))
         root.mkdir(parents=True, exist_ok=True)
         try:
-            st = os.stat(shell_file)
+            seen = stamp(shell_file)
         except OSError:
             log("WARN", f"{shell_file} is gone; not building")
             return
@@ -156,8 +199,10 @@ class Daemon:
                            cwd=os.path.dirname(shell_file))
         if r.returncode != 0:
             log("ERRO", f"build of {shell_file} failed:\n{r.stderr.strip()}")
+            record(shell_file, {"Failure": {"nix_file": shell_file, "failure": {"ExitFailure": {
+                "command": "nix-shell", "status": r.returncode, "logs": r.stderr.strip().splitlines()[-20:]}}}})
             with self.lock:
-                self.watched[shell_file] = (st.st_mtime_ns, st.st_size)
+                self.watched[shell_file] = seen
             return
         link = root / "shell_gc_root"
         tmp = root / f".shell_gc_root.{os.getpid()}"
@@ -165,8 +210,10 @@ class Daemon:
             tmp.unlink()
         os.symlink(evaluation, tmp)
         os.replace(tmp, link)
+        record(shell_file, {"Completed": {"nix_file": shell_file,
+                                          "rooted_output_paths": {"shell_gc_root": str(link)}}})
         with self.lock:
-            self.watched[shell_file] = (st.st_mtime_ns, st.st_size)
+            self.watched[shell_file] = seen
         log("INFO", f"build of {shell_file} completed")
 
     def watch_loop(self) -> None:
@@ -177,10 +224,10 @@ class Daemon:
                 if seen is None:
                     continue
                 try:
-                    st = os.stat(f)
+                    now = stamp(f)
                 except OSError:
                     continue
-                if (st.st_mtime_ns, st.st_size) != seen:
+                if now != seen:
                     self.build(f)
 
     def serve(self) -> int:
@@ -249,6 +296,8 @@ def main(argv: list[str]) -> int:
         return cmd_direnv(argv[1:])
     if argv[0] == "daemon":
         return Daemon().serve()
+    if argv[:2] == ["internal", "stream-events"]:
+        return cmd_stream_events(argv[2:])
     log("ERRO", f"unknown command {argv[0]!r} (the stand-in knows direnv and daemon)")
     return 2
 
