@@ -306,3 +306,21 @@ def test_lorri_mode_same_identity_renders_first_and_falls_back_on_a_failed_build
         os.killpg(daemon.pid, signal.SIGTERM)
         daemon.wait(timeout=20)
         log.close()
+
+
+def test_the_team_configs_profiles_directory_and_project_option_are_honoured(place, tmp_path):
+    proj = tmp_path / "teamproj"
+    (proj / "team-profiles").mkdir(parents=True)
+    (proj / ".git").mkdir()
+    (proj / "onboard.yaml").write_text("version: 1\nprofiles: team-profiles\n")
+    (proj / "team-profiles" / "web.yaml").write_text(profile("T"))
+    (proj / "src").mkdir()
+    r = subprocess.run([sys.executable, "-m", "onboard", "profiles"], capture_output=True, text=True,
+                       env=place.env(), cwd=str(proj / "src"))
+    assert r.returncode == 0 and str(proj / "team-profiles" / "web.yaml") in r.stdout, r.stderr
+    r = subprocess.run([sys.executable, "-m", "onboard", "shell", "web", "--project", str(proj), "--", "sh", "-c",
+                        SHOW], capture_output=True, text=True, env=place.env(), cwd=str(place.tmp))
+    assert r.stdout.strip() == f"T||{proj}", r.stderr
+    r = subprocess.run([sys.executable, "-m", "onboard", "shell", "web", "--", "sh", "-c", SHOW],
+                       capture_output=True, text=True, env=place.env(), cwd=str(proj / "src"))
+    assert r.stdout.strip() == f"T||{proj}", r.stderr

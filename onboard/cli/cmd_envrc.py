@@ -21,7 +21,9 @@ you to allow). `onboard uninstall` removes the file or block and denies it again
 def register(p: argparse.ArgumentParser) -> None:
     p.add_argument("profile", nargs="?", metavar="NAME",
                    help="the profile to load (default: the project's active profile)")
-    p.add_argument("--project", metavar="DIR", default=".", help="the project directory (default: here)")
+    p.add_argument("--project", metavar="DIR", default=None,
+                   help="the project directory (default: the nearest one above here with profiles/ "
+                        "or onboard.yaml, else here)")
     p.add_argument("--lorri", action="store_true",
                    help='lorri mode: eval "$(lorri direnv)" (direnv mode when lorri is not installed)')
     g = p.add_mutually_exclusive_group()
@@ -38,8 +40,10 @@ def run(args: argparse.Namespace, out: Output) -> int:
     from onboard.core.integrations.actions.direnv_allow import DirenvAllow, direnv_allowed
     from onboard.core.integrations.planner import plan_envrc
 
+    from onboard.core import project as projects
+
     try:
-        ep = plan_envrc(args.project, args.profile or "", lorri=args.lorri)
+        ep = plan_envrc(args.project or projects.find_root() or ".", args.profile or "", lorri=args.lorri)
     except ChoicesError as exc:
         out.error(str(exc))
         return 2

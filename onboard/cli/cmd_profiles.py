@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any, Optional
 from onboard.cli.output import Output
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from onboard.core.profiles.model import Profile
 
 HELP = "list, validate, show and render the team's profiles"
@@ -22,9 +24,12 @@ DESCRIPTION = """\
 List, validate, show and render the team's profiles (profiles/NAME.yaml).
 
 Profiles are looked for in $ONBOARD_PROFILES_DIR (several dirs separated by ':'), then in
-the first profiles/ directory in the current directory or above it.
+the project's profiles directory: the team config's `profiles:` when the project root has
+an onboard.yaml that names one, else ROOT/profiles. The project root is the nearest
+directory above here holding profiles/ or onboard.yaml, or --project DIR.
 
-  onboard profiles                      list profiles (and project generations)
+  onboard profiles                      list profiles (and project generations: the one
+                                        loaded, and a hold made by `onboard rollback`)
   onboard profiles validate [FILE...]   check files (default: every profile); exit 1 on errors
   onboard profiles show NAME            the profile after `extends`: packages, env, scripts, hooks
   onboard profiles render NAME --out D  write flake.nix, flake.lock, shell.nix into D
@@ -43,9 +48,22 @@ def _local_globals(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dry-run", action="store_true", default=S, help=S)
     p.add_argument("--verbose", "-v", action="store_true", default=S, help=S)
     p.add_argument("--no-color", action="store_true", default=S, help=S)
+    p.add_argument("--project", metavar="DIR", default=S, help=S)
+
+
+def _dirs(args: argparse.Namespace) -> "list[Path]":
+    """The project's profile directories (the team config's `profiles:` honoured)."""
+    from pathlib import Path
+
+    from onboard.core import project as projects
+
+    root = projects.resolve(getattr(args, "project", None))
+    return [Path(d) for d in projects.profile_dirs(root)]
 
 
 def register(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--project", metavar="DIR", default=None,
+                   help="the project (default: the nearest directory above here with profiles/ or onboard.yaml)")
     sub = p.add_subparsers(dest="profiles_cmd", metavar="SUBCOMMAND")
     ls = sub.add_parser("list", help="the profiles found, with descriptions and files")
     _local_globals(ls)
@@ -119,9 +137,9 @@ def _short(text: str, limit: int = 120) -> str:
 
 
 def _list(args: argparse.Namespace, out: Output) -> int:
-    from onboard.core.profiles.loader import list_profiles, profile_dirs
+    from onboard.core.profiles.loader import list_profiles
 
-    dirs = profile_dirs()
+    dirs = _dirs(args)
     infos = list_profiles(dirs)
     gens, fmt = _generations_or_note(out)
     if out.json:
@@ -155,11 +173,11 @@ def _list(args: argparse.Namespace, out: Output) -> int:
 # -- validate -----------------------------------------------------------------------------
 
 def _validate(args: argparse.Namespace, out: Output) -> int:
-    from onboard.core.profiles.loader import check_profile, list_profiles, profile_dirs
+    from onboard.core.profiles.loader import check_profile, list_profiles
 
     targets = list(args.files)
+    dirs = _dirs(args)
     if not targets:
-        dirs = profile_dirs()
         targets = [i.path for i in list_profiles(dirs)]
         if not targets:
             out.error("no profiles to validate",
@@ -170,7 +188,7 @@ def _validate(args: argparse.Namespace, out: Output) -> int:
     seen: set[tuple] = set()
     n_err = n_warn = 0
     for target in targets:
-        profile, problems = check_profile(target)
+        profile, problems = check_profile(target, dirs)
         fresh = []
         for p in problems:
             key = (p.file, p.line, p.col, p.message, p.level)
@@ -205,12 +223,12 @@ def _validate(args: argparse.Namespace, out: Output) -> int:
 
 # -- show ---------------------------------------------------------------------------------
 
-def _load(name: str, out: Output) -> Optional[Profile]:
+def _load(name: str, out: Output, args: argparse.Namespace) -> Optional[Profile]:
     from onboard.core.profiles.loader import load_profile
     from onboard.core.schema import SchemaError
 
     try:
-        return load_profile(name)
+        return load_profile(name, _dirs(args))
     except SchemaError as exc:
         if out.json:
             out.emit_json(ok=False, problems=[p.to_dict() for p in exc.problems])
@@ -226,7 +244,7 @@ def _load(name: str, out: Output) -> Optional[Profile]:
 
 
 def _show(args: argparse.Namespace, out: Output) -> int:
-    p = _load(args.name, out)
+    p = _load(args.name, out, args)
     if p is None:
         return 1
     if out.json:
@@ -276,7 +294,7 @@ def _render(args: argparse.Namespace, out: Output) -> int:
 
     from onboard.core.profiles.render import render_profile, write_rendered
 
-    p = _load(args.name, out)
+    p = _load(args.name, out, args)
     if p is None:
         return 1
     dest = Path(args.out).absolute()
