@@ -176,6 +176,10 @@ class Reporter:
 class PlainReporter(Reporter):
     """One line per step, no escape codes: for pipes, CI and NO_COLOR."""
 
+    def __init__(self, out: Output) -> None:
+        super().__init__(out)
+        self._stall_said: dict[str, float] = {}
+
     def render(self, event: Event) -> None:
         o = self.out
         if isinstance(event, ActionStarted):
@@ -186,7 +190,14 @@ class PlainReporter(Reporter):
         elif isinstance(event, ActionFailed):
             o.info(f"      FAILED: {event.error}")
         elif isinstance(event, ActionProgress):
-            if o.verbose and event.text:
+            if event.stalled and not o.verbose:
+                # a log without live updates: say it at once, then every 10 seconds
+                last = self._stall_said.get(event.action_id, -10.0)
+                now = time.monotonic()
+                if now - last >= 10:
+                    self._stall_said[event.action_id] = now
+                    o.info(f"      {event.text}")
+            elif o.verbose and event.text:
                 o.info(f"      {event.text}")
         elif isinstance(event, LogLine):
             if o.verbose or event.level in ("warn", "error"):

@@ -47,6 +47,8 @@ class ActionProgress(Event):
     total: Optional[float] = None
     unit: str = ""  # "bytes", "builds", "paths", ""
     text: str = ""
+    #: nothing is arriving (text says for how long): shown even where progress is not
+    stalled: bool = False
 
 
 @dataclass

@@ -130,7 +130,7 @@ class _Watch:
             if int(idle) > said:
                 said = int(idle)
                 p.emit(ActionProgress(action_id=p.action_id, done=p.done, total=p.total, unit="bytes",
-                                      text=f"waiting for the server ({said} s)"))
+                                      text=f"waiting for the server ({said} s)", stalled=True))
 
 
 def download(url: str, dest: Path, sha256: str, *, emit: Emitter = discard, action_id: str = "",
