@@ -143,3 +143,16 @@ def test_vim_keeps_its_defaults_after_install(isolated_home, tmp_path):
     assert opts() == before == "incsearch scrolloff=5"
     assert not (isolated_home / ".vimrc").exists()
 
+
+
+def test_plain_output_says_a_stall_without_verbose(capsys):
+    from onboard.cli.output import Output, PlainReporter
+    from onboard.core.events import ActionProgress
+
+    rep = PlainReporter(Output())
+    for s in (1, 2, 3):
+        rep(ActionProgress(action_id="fetch", text=f"waiting for the server ({s} s)", stalled=True))
+    rep(ActionProgress(action_id="fetch", text="downloaded 1.0 MB"))
+    err = capsys.readouterr().err
+    assert err.count("waiting for the server") == 1 and "(1 s)" in err  # at once, then not every second
+    assert "downloaded" not in err  # ordinary progress stays for --verbose
