@@ -149,7 +149,7 @@ def test_unknown_keys_are_fatal_with_did_you_mean_at_their_position(tmp_path):
     """)
     assert problems_of(repo / "onboard.yaml") == [
         f"{repo}/onboard.yaml:2:1: unknown key `default_profil`; did you mean `default_profile`? "
-        "(allowed: version, team, default_profile, profiles, nix, binary_cache, editors, loader)",
+        "(allowed: version, team, default_profile, profiles, nix, binary_cache, editors, loader, python)",
         f"{repo}/onboard.yaml:4:3: unknown key `nix.verison`; did you mean `version`? "
         "(allowed: version, mirror, sha256, mode)",
         f"{repo}/onboard.yaml:6:3: unknown key `binary_cache.substituter`; did you mean `substituters`? "

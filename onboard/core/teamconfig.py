@@ -2,8 +2,8 @@
 
 It names what every new hire of the team gets by default: the profile, the Nix version
 and where its tarball comes from, the team's binary cache, the editors to configure and
-how the environment loads (direnv or lorri). A command-line flag or a choice in the
-terminal UI always wins over it.
+how the environment loads (direnv or lorri), and the Python package index `onboard lock`
+resolves against. A command-line flag or a choice in the terminal UI always wins over it.
 
 Found, in order: an explicit path (--team-config), $ONBOARD_TEAM_CONFIG, `onboard.yaml`
 in the current directory or a parent (up to the repository's root), then
@@ -57,6 +57,8 @@ class TeamConfig:
     binary_cache: Optional[BinaryCache] = None
     editors: list[str] = field(default_factory=list)
     loader: str = ""  # direnv | lorri | none | "" (not said)
+    python_index_url: str = ""  # the package index `onboard lock` resolves against ("" = uv's default)
+    python_extra_index_urls: list[str] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
 
     @property
@@ -104,6 +106,8 @@ class TeamConfig:
                 "substituters": list(self.binary_cache.substituters),
                 "trusted_public_keys": list(self.binary_cache.trusted_public_keys)},
             "editors": list(self.editors), "loader": self.loader,
+            "python_index_url": self.python_index_url,
+            "python_extra_index_urls": list(self.python_extra_index_urls),
         }
 
 

@@ -22,10 +22,12 @@ from onboard.core.profiles.schema import NAME_HINT, NAME_RE
 from onboard.core.schema import Checker, Mark, YNode, did_you_mean, suffix
 from onboard.core.teamconfig import SYSTEMS, BinaryCache, TeamConfig, split_release_key
 
-__all__ = ["check_document", "check_url", "TOP_KEYS", "NIX_KEYS", "CACHE_KEYS", "LOADERS"]
+__all__ = ["check_document", "check_url", "TOP_KEYS", "NIX_KEYS", "CACHE_KEYS", "PYTHON_KEYS", "LOADERS"]
 
-TOP_KEYS = ("version", "team", "default_profile", "profiles", "nix", "binary_cache", "editors", "loader")
+TOP_KEYS = ("version", "team", "default_profile", "profiles", "nix", "binary_cache", "editors", "loader",
+            "python")
 NIX_KEYS = ("version", "mirror", "sha256", "mode")
+PYTHON_KEYS = ("index_url", "extra_index_urls")
 CACHE_KEYS = ("substituters", "trusted_public_keys")
 LOADERS = ("direnv", "lorri", "none")
 NIX_VERSION_RE = r"\d+\.\d+(\.\d+)?(pre[\w.]*)?"
@@ -101,20 +103,21 @@ def check_document(root: Optional[YNode], file: str, c: Checker) -> TeamConfig:
 
     _check_nix(top.get("nix"), team, c)
     _check_cache(top.get("binary_cache"), team, c)
+    _check_python(top.get("python"), team, c)
 
     enode = top.get("editors")
     if enode is not None:
         for value, item in c.text_list(enode, "editors") or []:
-            v = value.strip().lower()
-            if v not in registry.IDS:
-                advice = registry.typo_advice().get(v)
-                hint = f"; {advice}" if advice else suffix(v, registry.IDS)
+            editor = value.strip().lower()
+            if editor not in registry.IDS:
+                advice = registry.typo_advice().get(editor)
+                hint = f"; {advice}" if advice else suffix(editor, registry.IDS)
                 c.error(item, f"editors: unknown editor `{value}`{hint} (choose from "
                               f"{', '.join(registry.IDS)})")
-            elif v in team.editors:
-                c.warn(item, f"editors: `{v}` is listed twice")
+            elif editor in team.editors:
+                c.warn(item, f"editors: `{editor}` is listed twice")
             else:
-                team.editors.append(v)
+                team.editors.append(editor)
 
     lnode = top.get("loader")
     if lnode is not None:
@@ -253,6 +256,36 @@ def _check_nix(node: Optional[YNode], team: TeamConfig, c: Checker) -> None:
         mode = _choice(c, dnode, "nix.mode", TEAM_MODE_IDS, "single-user, or multi-user with nix-daemon")
         if mode is not None:
             team.install_mode = mode
+
+
+def _check_python(node: Optional[YNode], team: TeamConfig, c: Checker) -> None:
+    """python: the package index `onboard lock` resolves against (uv's --index-url and
+    --extra-index-url)."""
+    m = c.mapping(node, "python")
+    if m is None:
+        return
+    c.keys(m, PYTHON_KEYS, "python", advice={
+        "index": "did you mean `index_url`?",
+        "index-url": "did you mean `index_url`?",
+        "extra_index_url": "give a list as `extra_index_urls`",
+        "extra-index-url": "give a list as `extra_index_urls`",
+        "version": "the Python version is the profile's (`python: \"3.12\"` in profiles/NAME.yaml)",
+    })
+    inode = m.get("index_url")
+    if inode is not None:
+        url = c.text(inode, "python.index_url", nonempty=True)
+        if url is not None:
+            url = check_url(c, inode, url, "python.index_url")
+            if url is not None:
+                team.python_index_url = url.rstrip("/")
+    for value, item in c.text_list(m.get("extra_index_urls"), "python.extra_index_urls") or []:
+        url = check_url(c, item, value, "python.extra_index_urls")
+        if url is None:
+            continue
+        if url.rstrip("/") in team.python_extra_index_urls:
+            c.warn(item, f"python.extra_index_urls: `{url}` is listed twice")
+        else:
+            team.python_extra_index_urls.append(url.rstrip("/"))
 
 
 def _check_cache(node: Optional[YNode], team: TeamConfig, c: Checker) -> None:
