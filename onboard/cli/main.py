@@ -31,6 +31,7 @@ COMMANDS: dict[str, str] = {
     "rollback": "onboard.cli.cmd_rollback",
     "gc": "onboard.cli.cmd_gc",
     "envrc": "onboard.cli.cmd_envrc",
+    "lock": "onboard.cli.cmd_lock",
     "tui": "onboard.cli.cmd_tui",
 }
 
