@@ -156,3 +156,15 @@ def test_plain_output_says_a_stall_without_verbose(capsys):
     err = capsys.readouterr().err
     assert err.count("waiting for the server") == 1 and "(1 s)" in err  # at once, then not every second
     assert "downloaded" not in err  # ordinary progress stays for --verbose
+
+
+def test_install_defaults_to_the_project_it_runs_in(isolated_home, tmp_path):
+    proj = tmp_path / "proj"
+    (proj / "profiles").mkdir(parents=True)
+    (proj / "src").mkdir()
+    subprocess.run(["git", "init", "-q", str(proj)], check=True)
+    r = run_onboard("plan", "--mode", "skip", "--with", "direnv", cwd=str(proj / "src"))
+    assert r.returncode == 0, r.stderr
+    assert f"write {proj / '.envrc'}" in r.stdout
+    r = run_onboard("plan", "--mode", "skip", "--with", "direnv", cwd=str(tmp_path))
+    assert "no project directory is configured" in r.stdout + r.stderr

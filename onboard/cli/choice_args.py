@@ -65,6 +65,11 @@ def choices_from_args(args: Any) -> Choices:
         c.skip_readonly = True
     if c.sha256:
         c.sha256 = c.sha256.lower()
+    if not c.project_dir and not c.demo_dir:
+        # the project this command runs in, as `onboard envrc` and `onboard shell` find it
+        from onboard.core.project import find_root
+
+        c.project_dir = find_root() or ""
     if not c.demo_dir:
         _apply_team_config(args, c)
     c.validate()

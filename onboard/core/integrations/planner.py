@@ -123,8 +123,9 @@ def plan_integrations(choices: Choices, which: Which = shutil.which,
             acts.extend(dv.envrc_actions(project, mode, choices.profile, allow=True,
                                          lorri_shell_file=shell_file, which=which))
         else:
-            note("no project directory was chosen, so no .envrc was written: run "
-                 "`onboard envrc [PROFILE] --project DIR` in each project", level="info")
+            note("no project directory is configured (no --project, and no folder holding profiles/ or onboard.yaml "
+             "from here up), so no .envrc was written: run `onboard envrc [PROFILE]` in each project, "
+             "or pass --project DIR", level="info")
 
     from onboard.core.integrations.editors import editorconfig
 
