@@ -10,13 +10,12 @@ applies the same rule in bash; keep the two in step.
 Everything project-relative (the profile's virtualenv, the per-project environment cache,
 generations) resolves against the root, never against the current directory.
 
-This module is on the warm path of `onboard shell`: it imports only os.
+This module is on the warm path of `onboard shell`: it imports only os (not even typing).
 """
 
 from __future__ import annotations
 
 import os
-from typing import Optional
 
 TEAM_CONFIGS = ("onboard.yaml", "onboard.yml")
 PROFILES = "profiles"
@@ -33,7 +32,7 @@ def is_root(d: str) -> bool:
     return any(os.path.isfile(os.path.join(d, n)) for n in TEAM_CONFIGS)
 
 
-def find_root(start: Optional[str] = None) -> Optional[str]:
+def find_root(start: str | None = None) -> str | None:
     """The project root containing `start` (default: the current directory), or None."""
     here = os.path.realpath(start or os.getcwd())
     home = _home()
@@ -50,7 +49,7 @@ def find_root(start: Optional[str] = None) -> Optional[str]:
         here = parent
 
 
-def resolve(project: Optional[str] = None, start: Optional[str] = None) -> Optional[str]:
+def resolve(project: str | None = None, start: str | None = None) -> str | None:
     """`--project DIR` as an absolute physical path when given, else the root found from
     `start`."""
     if project:
@@ -63,7 +62,7 @@ def key(path: str) -> str:
     return os.path.abspath(path).replace("/", "%")
 
 
-def team_config_file(root: str) -> Optional[str]:
+def team_config_file(root: str) -> str | None:
     for n in TEAM_CONFIGS:
         p = os.path.join(root, n)
         if os.path.isfile(p):
@@ -71,7 +70,7 @@ def team_config_file(root: str) -> Optional[str]:
     return None
 
 
-def profile_dirs(root: Optional[str]) -> list[str]:
+def profile_dirs(root: str | None) -> list[str]:
     """Where the project's profiles are, in order: $ONBOARD_PROFILES_DIR entries, then the
     team config's `profiles:` directory (when the root's team config names one), else
     ROOT/profiles. Without a root: the loader's own search from the current directory.

@@ -6,7 +6,8 @@
 # The project is the nearest directory above the .envrc's (physical path) holding
 # profiles/ or onboard.yaml, stopping at the git root or $HOME (else the .envrc's
 # directory): the same rule as onboard/core/project.py. Its environments live under
-# $cache/env/${ROOT//\//%}/NAME, apart from every other project's.
+# $cache/env/OWNER/NAME (OWNER: the root with "_" as "_u", then "/" as "_s"), apart from
+# every other project's; its state (active, hold, generations) in $state/projects/${ROOT//\//%}/.
 #
 # Warm loads are pure bash: the cached environment is sourced after checking that no
 # input of the profile (its YAML files, lock, requirements, the team config, the nix
@@ -98,13 +99,21 @@ _onboard_watch() {
   local __onboard_dir=$1
   shift
   local __onboard_memo=$__onboard_dir/direnv-watch${PWD//\//%} __onboard_key __onboard_f
-  local __onboard_l1='' __onboard_l2='' __onboard_l3=''
-  __onboard_key=${DIRENV_WATCHES-}$'\t'$*
+  local __onboard_l1='' __onboard_l2='' __onboard_l3='' __onboard_missing='' __onboard_changed=''
+  local __onboard_w0=${DIRENV_WATCHES-}
   if [[ -f $__onboard_memo ]]; then
-    for __onboard_f in "$@"; do  # a file that is gone counts as changed too
-      [[ ! -e $__onboard_f || $__onboard_f -nt $__onboard_memo ]] && break
+    # a file that appeared, went or changed since the memo was written invalidates it (the
+    # missing ones are part of its key: a `hold` that does not exist yet is not a change)
+    for __onboard_f in "$@"; do
+      if [[ ! -e $__onboard_f ]]; then
+        __onboard_missing+=$__onboard_f$'\t'
+      elif [[ $__onboard_f -nt $__onboard_memo ]]; then
+        __onboard_changed=1
+        break
+      fi
     done
-    if [[ -e $__onboard_f && ! $__onboard_f -nt $__onboard_memo ]]; then
+    if [[ -z $__onboard_changed ]]; then
+      __onboard_key=$__onboard_w0$'\t'$*$'\t'$__onboard_missing
       { read -r __onboard_l1 && read -r __onboard_l2 && read -r __onboard_l3; } <"$__onboard_memo" || true
       if [[ $__onboard_l3 == end && $__onboard_l1 == "$__onboard_key" ]]; then
         eval "$__onboard_l2"
@@ -118,6 +127,11 @@ _onboard_watch() {
     return
   fi
   eval "$__onboard_out"
+  __onboard_missing=''
+  for __onboard_f in "$@"; do
+    [[ -e $__onboard_f ]] || __onboard_missing+=$__onboard_f$'\t'
+  done
+  __onboard_key=$__onboard_w0$'\t'$*$'\t'$__onboard_missing
   if [[ -d $__onboard_dir && $__onboard_out != *$'\n'* && $__onboard_key != *$'\n'* ]]; then
     { printf '%s\n%s\nend\n' "$__onboard_key" "$__onboard_out" >"$__onboard_memo"; } 2>/dev/null || true
   fi
