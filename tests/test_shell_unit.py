@@ -251,7 +251,7 @@ def test_gc_leaves_a_cache_alone_when_a_build_takes_it_after_planning(tmp_path, 
     from onboard.core.profiles import gc
 
     monkeypatch.setenv("ONBOARD_CACHE_DIR", str(tmp_path / "c"))
-    d = cache.env_dir(cache.project_key(str(tmp_path / "proj")), "half")
+    d = cache.env_dir(cache.path_key(str(tmp_path / "proj")), "half")
     os.makedirs(d)
     open(os.path.join(d, ".lock"), "w").close()  # a build that never finished: no manifest
     plan = gc.plan_gc(sizes=False)
@@ -294,3 +294,23 @@ def test_warm_path_dirs_follow_the_same_rules_as_core_paths(tmp_path, monkeypatc
             monkeypatch.setenv(k, v)
         assert cache.cache_root() == str(paths.cache_dir())
         assert cache.state_root() == str(paths.state_dir())
+
+
+def test_gc_removes_the_per_name_caches_an_older_onboard_left(tmp_path, monkeypatch):
+    from onboard.core.profiles import gc
+
+    monkeypatch.setenv("ONBOARD_CACHE_DIR", str(tmp_path / "c"))
+    old = tmp_path / "c" / "env" / "web"
+    old.mkdir(parents=True)
+    (old / "manifest").write_text("onboard-env-cache 1\nname web\n")
+    ours = cache.env_dir(cache.path_key(str(tmp_path / "proj")), "web")
+    os.makedirs(ours)
+    plan = gc.plan_gc(sizes=False)
+    assert [(e.name, e.directory) for e in plan.stale_envs if "older onboard" in e.reason] == [("web", str(old))]
+    assert [e[2] for e in cache.env_dirs()] == [ours]
+
+
+def test_the_cache_key_of_a_project_is_one_to_one_and_has_no_percent():
+    keys = {cache.path_key(p) for p in ("/a/b", "/a_b", "/a_sb", "/a/_b", "/a_/b")}
+    assert len(keys) == 5 and not any("%" in k for k in keys)
+    assert cache.owner_key("/x/p") == cache.path_key("/x/p") and cache.owner_key(None, "/x/p/w.yaml").startswith("nop")

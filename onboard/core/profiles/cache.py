@@ -19,14 +19,11 @@ Layout (a contract: the direnv loader reads it in pure bash):
 
 Two projects never share a directory, so neither can read the other's environment.
 
-Identity (the manifest's `key`): the project root, the profile file and its extends chain,
-the rendered files (a digest of every byte onboard renders, requirement files included:
-everything local that the rendered Nix reads), the Nix binary's real path and version, the
-system, onboard's version, ONBOARD_NIXPKGS_OVERRIDE and the backend. The warm check here
-compares stats only (each input's mtime_ns and size, the Nix binary's path, mtime and
-size); a file whose stat changed is hashed again, and only a changed sha256 sends the
-entry to the slow path, which renders (Python, YAML) and compares the rendered digest: a
-comment-only edit of a profile costs one render and no Nix.
+Identity (the manifest's `key`, see build.key_of): the project, the profile chain, the
+rendered files, Nix's path and version, the system, onboard's version, the override and the
+backend. The warm check here compares stats only; a file whose stat changed is hashed, and
+only a changed sha256 sends the entry to the slow path, which renders and compares the
+rendered digest: a comment-only edit costs one render and no Nix.
 
 This module is on the warm path of `onboard shell`: it imports only os and sys at the
 top (hashlib only when a file's stat changed), and uses no pathlib, dataclasses or json.
@@ -68,7 +65,6 @@ def cache_root() -> str:
 def envs_root() -> str:
     return os.path.join(cache_root(), "env")
 
-
 def project_key(project: str) -> str:
     """The absolute project path with every "/" replaced by "%" (bash: ${PWD//\\//%})."""
     return os.path.abspath(project).replace("/", "%")
@@ -92,14 +88,21 @@ def env_dir(owner: str, name: str) -> str:
     return os.path.join(envs_root(), owner, name)
 
 
-def env_dirs() -> list[tuple[str, str, str]]:
-    """(owner, name, directory) of every environment in the cache."""
+def env_dirs(legacy: bool = False) -> list[tuple[str, str, str]]:
+    """(owner, name, directory) of every environment in the cache; with `legacy`, ("",
+    name, directory) of the per-name directories an older onboard left instead."""
     out = []
     try:
         owners = sorted(os.listdir(envs_root()))
     except OSError:
         return []
     for owner in owners:
+        if not owner.startswith(("_s", "nop")):
+            if legacy and os.path.isdir(os.path.join(envs_root(), owner)):
+                out.append(("", owner, os.path.join(envs_root(), owner)))
+            continue
+        if legacy:
+            continue
         try:
             names = sorted(os.listdir(os.path.join(envs_root(), owner)))
         except OSError:
@@ -113,8 +116,7 @@ def env_dirs() -> list[tuple[str, str, str]]:
 
 def valid_name(name: str) -> bool:
     """A profile name usable as a directory name (the loader enforces stricter rules)."""
-    return bool(name) and name not in (".", "..") and "/" not in name and "\0" not in name \
-        and "\n" not in name
+    return bool(name) and name not in (".", "..") and not any(c in name for c in "/\0\n")
 
 
 def system_id() -> str:
@@ -190,7 +192,7 @@ class Manifest:
                  "inputs", "rendered", "nixversion", "dirsenv", "dirs", "absent", "sources")
 
     def __init__(self) -> None:
-        self.name = ""
+        self.name, self.key, self.built = "", "", 0.0
         self.profile = ""  # the profile's YAML file (real path)
         self.project = ""  # the project root ("" without a project)
         self.format = FORMAT_VERSION
@@ -204,11 +206,9 @@ class Manifest:
         self.nix_size = 0
         self.nixversion = ""  # what `nix --version` said
         self.bash = ""
-        self.key = ""
         self.rendered = ""  # sha256 over the rendered files
         self.dirsenv = ""  # $ONBOARD_PROFILES_DIR when the profile was looked up
         self.dirs: list[str] = []  # where the profile was looked up, in order
-        self.built = 0.0
         self.store_paths: list[str] = []
         self.inputs: list[Input] = []
         self.absent: list[str] = []  # files whose appearance changes the lookup (a team config)
@@ -274,8 +274,7 @@ def write_atomic(path: str, text: str, mode: int = 0o644) -> None:
 
 def gcroot_alive(directory: str, name: str = GCROOT) -> bool:
     """The GC root exists and resolves to an existing store path."""
-    root = os.path.join(directory, name)
-    return os.path.islink(root) and os.path.exists(root)
+    return os.path.islink(os.path.join(directory, name)) and os.path.exists(os.path.join(directory, name))
 
 
 def find_in(dirs: list[str], name: str) -> str | None:
@@ -358,10 +357,10 @@ def entry_reason(m: Manifest, directory: str, root: str = GCROOT) -> str:
 
 def stale_reason(m: Manifest, directory: str, profile_file: str | None = None,
                  refresh: bool = True) -> str:
-    """Why the cached environment described by `m` cannot be entered without looking at the
-    profile again; "" when it is fresh. Stats only, unless a stat changed: a watched file
-    whose stat changed is hashed again, and the same content means fresh (with `refresh`
-    its new stat is recorded and env.sh touched, so loaders comparing mtimes agree)."""
+    """Why the environment described by `m` cannot be entered without looking at the
+    profile again ("" when it is fresh). Stats only; a file whose stat changed is hashed,
+    and the same content is fresh (with `refresh` its new stat is recorded and env.sh
+    touched, so loaders comparing mtimes agree)."""
     why = tool_reason(m, directory)
     if why:
         return why
@@ -379,11 +378,10 @@ def stale_reason(m: Manifest, directory: str, profile_file: str | None = None,
     return ""
 
 
-def refresh_manifest(m: Manifest, directory: str, replace_key: str = "") -> None:
-    """Record new stats (and, with `replace_key`, a new key) of an environment whose
-    identity did not change. Only under the build lock and only if no build replaced the
-    manifest meanwhile (else a warm entry holding the old manifest would write it over the
-    new one)."""
+def refresh_manifest(m: Manifest, directory: str) -> None:
+    """Record new stats of an environment whose identity did not change: under the build
+    lock, and only if no build replaced the manifest meanwhile (a warm entry holding the
+    old one must not write it over the new one)."""
     import fcntl
     import time
 
@@ -399,8 +397,6 @@ def refresh_manifest(m: Manifest, directory: str, replace_key: str = "") -> None
         now = read_manifest(directory)
         if now is None or now.key != m.key or now.built != m.built:
             return
-        if replace_key:
-            m.key = replace_key
         try:
             write_atomic(os.path.join(directory, MANIFEST), m.dumps())
             # newer than every input, even one touched with a time in the future
@@ -473,7 +469,6 @@ def _first_line(path: str) -> str:
             return fh.readline().strip()
     except OSError:
         return ""
-
 
 def active_name(project: str) -> str:
     """The profile `onboard switch` made active in `project` ("" when none)."""

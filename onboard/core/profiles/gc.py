@@ -124,6 +124,10 @@ def plan_gc(older_than: Optional[float] = None, now: Optional[float] = None, siz
         if sizes:
             pin.paths, pin.size = closure_size(sorted({p for g in keep for p in g.store_paths}))
         plan.pins.append(pin)
+    for _owner, name, d in cache.env_dirs(legacy=True) if only is None else []:
+        m = cache.read_manifest(d)
+        plan.stale_envs.append(StaleEnv(name, d, "laid out by an older onboard (one cache for every project)",
+                                        list(m.store_paths) if m else []))
     for owner, name, d in cache.env_dirs():
         if only is not None and owner != cache.path_key(only):
             continue

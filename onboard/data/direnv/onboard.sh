@@ -114,7 +114,7 @@ _onboard_watch() {
     done
     if [[ -z $__onboard_changed ]]; then
       __onboard_key=$__onboard_w0$'\t'$*$'\t'$__onboard_missing
-      { read -r __onboard_l1 && read -r __onboard_l2 && read -r __onboard_l3; } <"$__onboard_memo" || true
+      { IFS= read -r __onboard_l1 && IFS= read -r __onboard_l2 && IFS= read -r __onboard_l3; } <"$__onboard_memo" || true
       if [[ $__onboard_l3 == end && $__onboard_l1 == "$__onboard_key" ]]; then
         eval "$__onboard_l2"
         return
