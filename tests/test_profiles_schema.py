@@ -178,7 +178,7 @@ def test_requirements_must_exist_relative_to_the_profile(tmp_path):
     assert errors_of(f) == [f"{f}:6:17: python.requirements: no such file: {tmp_path}/reqs/missing.txt "
                             "(the path is relative to the profile's directory)"]
     (tmp_path / "reqs").mkdir()
-    (tmp_path / "reqs" / "missing.txt").write_text("flask\n")
+    (tmp_path / "reqs" / "missing.txt").write_text("# hashed lines only (uv export --hashes)\n")
     p = load_profile(str(f))
     assert p.python.requirements == str(tmp_path / "reqs" / "missing.txt")
     assert p.watched_files() == [str(f), str(tmp_path / "reqs" / "missing.txt")]
@@ -314,7 +314,7 @@ def test_hash_conversion_agrees_with_real_nix():
 # -- extends ---------------------------------------------------------------------------------
 
 def test_extends_merges_base_then_child(tmp_path):
-    (tmp_path / "r.txt").write_text("flask\n")
+    (tmp_path / "r.txt").write_text("# nothing locked yet\n")
     write(tmp_path, "base.yaml", PIN + "packages: [git, jq]\nenv: {A: base, B: base}\nshellHook: echo base\n"
                                       "scripts: {t: base-t, u: base-u}\nunfree: [vscode]\nallowUnfree: true\n"
                                       "python: {version: '3.11', requirements: r.txt}\neditors: {vim: true}\n")
@@ -422,7 +422,8 @@ def test_shipped_examples_cover_the_issue():
     names = {p.stem for p in SHIPPED}
     assert {"base", "python-web", "science", "frontend"} <= names
     web = load_profile(str(ROOT / "profiles" / "python-web.yaml"))
-    assert {"postgresql_16", "redis", "python312"} <= set(web.packages) and web.python.requirements
+    assert {"postgresql_16", "redis", "python312"} <= set(web.packages) and web.python.lock
+    assert {"fastapi", "uvicorn", "psycopg-binary"} <= {c.name for c in web.python.selection.chosen}
     assert "DATABASE_URL" in web.env
     sci = load_profile(str(ROOT / "profiles" / "science.yaml"))
     assert {"python312Packages.numpy", "python312Packages.scipy"} <= set(sci.packages)

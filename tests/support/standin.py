@@ -170,10 +170,11 @@ shellHook: |
 """
 
 SCI = "name: sci\n" + PIN + """\
-packages: [python312, python312Packages.numpy]
+packages: [python312]
 python:
   version: "3.12"
   requirements: requirements.txt
+  from_nix: [numpy]
 """
 
 

@@ -69,6 +69,16 @@ class PythonSpec:
     requirements: Optional[str] = None
     venv_dir: str = ".venv"
     libraries: list[str] = field(default_factory=list)  # put on LD_LIBRARY_PATH (wheels' libstdc++...)
+    lock: Optional[str] = None  # uv.lock (absolute), with pyproject.toml beside it
+    editable: bool = False
+    from_nix: list[str] = field(default_factory=list)  # Python packages from the package set
+    extras: list[str] = field(default_factory=list)
+    selection: Any = None  # the artifacts chosen from the lock at load time (onboard.core.python.Selection)
+    lock_inputs: list[str] = field(default_factory=list)  # every file the lock read (uv.lock, pyproject.toml...)
+
+    @property
+    def locked(self) -> bool:
+        return self.selection is not None
 
     def attribute(self) -> str:
         """The package-set attribute of the interpreter: "3.12" -> "python312"."""
@@ -100,6 +110,8 @@ class Profile:
         files = list(self.sources)
         if self.python and self.python.requirements:
             files.append(self.python.requirements)
+        if self.python:
+            files += self.python.lock_inputs
         seen: set[str] = set()
         out: list[str] = []
         for f in files:

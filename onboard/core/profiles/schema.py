@@ -22,7 +22,7 @@ from onboard.core.schema import Checker, Mark, YNode
 
 TOP_KEYS = ("name", "description", "extends", "nixpkgs", "packages", "python", "env", "shellHook",
             "scripts", "allowUnfree", "unfree", "editors", "services", "unlisted")
-PYTHON_KEYS = ("version", "requirements", "venv", "libraries")
+PYTHON_KEYS = ("version", "lock", "requirements", "editable", "from_nix", "extras", "venv", "libraries")
 SERVICE_NAMES = ("postgresql", "redis", "mysql", "memcached", "minio", "rabbitmq", "mongodb")
 SERVICE_KEYS = ("enable", "package", "port", "data_dir", "databases", "settings")
 
@@ -245,7 +245,8 @@ def check_python(node: Optional[YNode], file: str, c: Checker) -> dict[str, Any]
     if m is None:
         return out
     c.keys(m, PYTHON_KEYS, "python", advice={
-        "lock": "give the lock file as `requirements` (a pip requirements file, hashes welcome)",
+        "uv_lock": "did you mean `lock`? (the project's uv.lock)",
+        "fromNix": "did you mean `from_nix`?", "nix": "did you mean `from_nix`?",
         "requirements_file": "did you mean `requirements`?",
         "venv_dir": "did you mean `venv`?",
     })
@@ -263,6 +264,9 @@ def check_python(node: Optional[YNode], file: str, c: Checker) -> dict[str, Any]
                                "(the path is relative to the profile's directory)")
             else:
                 out["requirements"] = path
+    from onboard.core.python.profilekeys import check_lock_keys
+
+    out.update(check_lock_keys(m, file, c))
     if m.get("venv") is not None:
         v = c.text(m.get("venv"), "python.venv", nonempty=True)
         if v is not None:
@@ -399,7 +403,9 @@ def python_spec(python: dict[str, Any]) -> Optional[PythonSpec]:
     if not python or "version" not in python:
         return None
     return PythonSpec(version=python["version"], requirements=python.get("requirements"),
-                      venv_dir=python.get("venv", ".venv"), libraries=list(python.get("libraries", [])))
+                      venv_dir=python.get("venv", ".venv"), libraries=list(python.get("libraries", [])),
+                      lock=python.get("lock"), editable=bool(python.get("editable", False)),
+                      from_nix=list(python.get("from_nix", [])), extras=list(python.get("extras", [])))
 
 
 __all__ = ["ProfileDoc", "check_profile_document", "check_package", "check_pin", "check_python",
@@ -444,17 +450,22 @@ unlisted: [ATTR, ...]       package names that are right although onboard's list
                             packages lacks them and they are one letter from a name on it
 python:                     or just `python: "3.12"`
   version: "3.12"             adds python312 to packages
-  requirements: FILE          pip requirements or lock file (pip-compile --generate-hashes
-                              works), relative to the profile; copied next to the rendered files
+  lock: uv.lock               the project's uv.lock (pyproject.toml beside it), relative to the
+                              project root: Nix fetches every wheel by its hash, uv syncs a venv
+                              exactly (what is not locked is removed); see docs/python.md
+  requirements: FILE          or a requirements file, every line `name==version --hash=sha256:...`
+                              (uv export --hashes), relative to the profile
+  extras: [NAME, ...]         the project's optional dependencies to install too
+  from_nix: [NAME, ...]       Python packages taken from the package set (pythonXPackages.NAME),
+                              visible in the venv and left out of the sync
+  editable: true|false        install the project itself too (not yet: refused when true)
   venv: .venv                 where the virtualenv goes, relative to the project directory
                               ($ONBOARD_PROJECT_DIR, else the directory the shell starts in)
   libraries: [ATTR, ...]      their lib/ goes on LD_LIBRARY_PATH, for binary wheels
                               (stdenv.cc.cc.lib gives libstdc++, zlib gives libz)
-                            The shellHook makes the virtualenv from the package set's Python
-                            the first time, and again when that Python changes; it runs
-                            `pip install -r` when the requirements file changed (a failure is
-                            reported and retried on the next entry). VIRTUAL_ENV is set and
-                            the venv's bin/ comes first on PATH.
+                            Without a lock the shellHook makes a bare virtualenv from the
+                            package set's Python. VIRTUAL_ENV is set and the venv's bin/ comes
+                            first on PATH.
 env: {NAME: VALUE}          variables, values taken literally ($HOME is not expanded; use
                             shellHook for computed values). PATH, HOME and the like are refused.
 shellHook: |                bash run when the shell starts, after the venv and scripts are set up
