@@ -164,19 +164,17 @@ def test_flake_lock_content(tmp_path):
 
 
 def test_rendered_flake_text(tmp_path):
-    req = "flask==3.0.3\n"
     p = load_profile(str(profile_file(tmp_path, "t", {
         "packages": ["hello", "python312Packages.numpy", "2048-in-terminal"],
-        "python": {"version": "3.12", "requirements": "req.txt"},
+        "python": {"version": "3.12"},
         "allowUnfree": True, "unfree": ["vscode", "google-chrome"],
-    }, {"req.txt": req})))
+    }, {})))
     files = render_profile(p)
     flake = files["flake.nix"]
     assert f'inputs.nixpkgs.url = "github:NixOS/nixpkgs/{REV}";' in flake
     assert "pkgs.python312Packages.numpy" in flake and 'pkgs."2048-in-terminal"' in flake
     assert '[ "google-chrome" "vscode" ]' in flake  # sorted: order does not matter
     assert 'systems = [ "aarch64-darwin" "aarch64-linux" "x86_64-darwin" "x86_64-linux" ];' in flake
-    assert files["python/req.txt"] == req
     shell = files["shell.nix"]
     assert f'url = "https://github.com/NixOS/nixpkgs/archive/{REV}.tar.gz";' in shell
     assert 'sha256 = "1s2gr5rcyqvpr58vxdcb095mdhblij9bfzaximrva2243aal3dgx";' in shell

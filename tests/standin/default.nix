@@ -232,6 +232,16 @@ let
     gnumake = tool { pname = "gnumake"; version = "4.4"; tools = [ ]; host = { make = "/usr/bin/make"; }; };
     zlib = hostLibs "zlib" [ "libz.so.1" ];
     jq = tool { pname = "jq"; version = "1.7"; tools = [ "jq" ]; };
+    # uv: the binary the test command copies here (tests/run: .venv/bin/uv -> uv-bin, an ignored
+    # file that the `path:` input still includes), else uv on the host's PATH
+    uv = if builtins.pathExists ./uv-bin then mk {
+      pname = "uv"; version = "0-standin"; name = "uv-0-standin";
+      extra.src = ./uv-bin;
+      script = ''
+        mkdir -p "$out/bin"
+        ln -s "$src" "$out/bin/uv"
+      '';
+    } else tool { pname = "uv"; version = "0-standin"; tools = [ ]; host = { uv = "/usr/local/bin/uv"; }; };
     curl = tool { pname = "curl"; version = "8.6.0"; tools = [ ]; host = { curl = "/usr/bin/curl"; }; };
 
     python3 = pkgs.python312;

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Union
 
 from onboard.core.profiles.model import Profile
+from onboard.core.python.shellnix import locked_env, locked_hook, locked_packages, python_nix
 
 SYSTEMS = ("aarch64-darwin", "aarch64-linux", "x86_64-darwin", "x86_64-linux")
 MANIFEST = ".onboard-rendered"
@@ -145,7 +146,9 @@ def _shell_hook(profile: Profile) -> list[Segment]:
                 seg.append(":")
             seg += [Expr(attr_path(lib)), "/lib"]
         seg.append("${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}\"\n")
-    if py:
+    if py and py.locked:
+        seg += locked_hook(py)
+    elif py:
         venv = py.venv_dir
         venv_sh = '"${ONBOARD_PROJECT_DIR:-$PWD}"/' + shlex.quote(venv)
         seg += [f"# Python {py.version}: a virtualenv made from the package set's {py.attribute()}\n",
@@ -199,10 +202,17 @@ def _shell_hook(profile: Profile) -> list[Segment]:
 def mkshell(profile: Profile, indent: str) -> str:
     """`pkgs.mkShell { ... }` with every line after the first indented by `indent`."""
     i = indent + "  "
+    py = profile.python if profile.python is not None and profile.python.locked else None
     lines = ["pkgs.mkShell {", f"{i}name = {nix_string('onboard-' + profile.name)};"]
-    if profile.packages:
+    if py is not None:
+        lines[0] = ("let pyLock = import ./python.nix { inherit (pkgs) bash coreutils; "
+                    "system = pkgs.stdenv.hostPlatform.system; }; in pkgs.mkShell {")
+    packages = [attr_path(p) for p in profile.packages]
+    if py is not None:
+        packages += locked_packages(py)
+    if packages:
         lines.append(f"{i}packages = [")
-        lines += [f"{i}  {attr_path(p)}" for p in profile.packages]
+        lines += [f"{i}  {p}" for p in packages]
         lines.append(f"{i}];")
     else:
         lines.append(f"{i}packages = [ ];")
@@ -210,6 +220,8 @@ def mkshell(profile: Profile, indent: str) -> str:
     env["ONBOARD_PROFILE"] = profile.name
     for key in sorted(env):
         lines.append(f"{i}{_attr_name(key)} = {nix_string(env[key])};")
+    if py is not None:
+        lines += [f"{i}{k} = {v};" for k, v in locked_env(py)]
     hook = _shell_hook(profile)
     if hook:
         lines.append(f"{i}shellHook = {nix_multiline(hook, i)};")
@@ -323,7 +335,9 @@ def render_profile(profile: Profile) -> dict[str, str]:
     }
     for name in sorted(profile.scripts):
         files[f"bin/{name}"] = render_script(profile, name)
-    if profile.python and profile.python.requirements:
+    if profile.python and profile.python.locked:
+        files["python.nix"] = python_nix(profile.python)
+    elif profile.python and profile.python.requirements:
         with open(profile.python.requirements, encoding="utf-8", errors="surrogateescape") as fh:
             files[requirements_file(profile)] = fh.read()
     return dict(sorted(files.items()))
