@@ -169,4 +169,17 @@ def shell_fast(argv: list[str]) -> int | None:
         return None
     if not manifest.bash or not os.access(manifest.bash, os.X_OK):
         return None
+    if not _venv_ready(directory):
+        return None
     return exec_shell(directory, name, manifest.bash, pure, cmd, root)
+
+
+def _venv_ready(directory: str) -> bool:
+    """A locked Python's venv (named in python-venv, see onboard/core/python/venv.py) has its
+    marker: a stat, never uv. False sends the entry to the slow path, which makes it."""
+    try:
+        with open(os.path.join(directory, "python-venv"), encoding="utf-8") as fh:
+            venv = fh.readline().rstrip("\n").partition("=")[2]
+    except OSError:
+        return True  # no locked Python
+    return bool(venv) and os.path.isfile(os.path.join(venv, ".onboard-synced"))

@@ -250,6 +250,9 @@ def _build_locked(profile: Profile, directory: str, root: Optional[str], dirs: O
                                              emit, action_id)
         else:
             model, store_paths = build_nix_shell(name, directory, override, emit, action_id)
+        from onboard.core.python.envhook import after_build
+
+        after_build(profile, model, directory, root)  # a locked Python: its venv, synced exactly
         m.bash = os.path.realpath(cache.which("bash") or "/bin/bash")
         m.inputs = inputs
         _lookup(m, profile, root, dirs)
@@ -265,6 +268,9 @@ def _build_locked(profile: Profile, directory: str, root: Optional[str], dirs: O
         cache.write_atomic(os.path.join(directory, cache.MANIFEST), m.dumps())  # the commit point
         _clear_stale(directory)
     except EnvError as exc:
+        from onboard.core.python.envhook import explain
+
+        explain(profile, exc)  # a wrong hash in the lock: said as the package's
         if not exc.where:
             from onboard.core.profiles.diagnose import locate
 
@@ -400,6 +406,9 @@ def ensure_env(profile: Profile, emit: Emitter = discard, force: bool = False,
         if reason and _same_identity(profile, root, m, directory, dirs):
             reason = ""
     if m is not None and not reason:
+        from onboard.core.python.envhook import on_entry
+
+        on_entry(directory)  # a locked Python whose venv is missing: made again from the store
         _clear_stale(directory)
         _restamp(directory, m)
         return EnvResult(name=profile.name, directory=directory,

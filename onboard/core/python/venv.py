@@ -1,0 +1,212 @@
+"""Exact sync: the virtualenv of one lock identity, made by uv from the wheelhouse in the store.
+
+After the environment is built (and on entry when the venv of its identity is missing), onboard
+makes `STATE/venvs/<lock identity>-<python hash>` with the profile's Nix Python
+(`uv venv --python`), runs `uv pip sync --no-index --find-links WHEELHOUSE/wheels
+--require-hashes WHEELHOUSE/requirements.txt` into it (packages not in the lock are removed),
+offline and with a clean environment: no PIP_* or UV_* from the caller, UV_NO_CONFIG (no
+uv.toml anywhere), UV_PYTHON_DOWNLOADS=never, UV_OFFLINE, a private UV_CACHE_DIR. The marker
+`.onboard-synced` is written last; only then does ROOT/.venv (a link) point at it. A failed
+sync leaves the link where it was (the last good venv) and raises SyncError.
+
+The packages of `python.from_nix` are made visible by one `_onboard_from_nix.pth` file in the
+venv's site-packages listing their Nix site-packages (not system site-packages: the venv sees
+those and nothing else of the interpreter's environment); uv leaves it alone.
+
+`PLAN` (a small key=value file in the environment's cache directory) records what the entry
+needs; the warm path only stats the marker it names.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from typing import Mapping, Optional
+
+__all__ = ["PLAN", "MARKER", "SyncError", "VenvPlan", "plan_from_env", "read_plan", "write_plan", "venv_dir",
+           "sync", "ensure", "uv_clean_env"]
+
+PLAN = "python-venv"
+MARKER = ".onboard-synced"
+PTH = "_onboard_from_nix.pth"
+_FIELDS = ("venv", "link", "wheelhouse", "python", "uv", "lock", "site")
+
+
+class SyncError(Exception):
+    def __init__(self, message: str, hint: str = "", log: Optional[list[str]] = None) -> None:
+        super().__init__(message)
+        self.message, self.hint, self.log = message, hint, list(log or [])
+
+
+@dataclass
+class VenvPlan:
+    venv: str  # the venv of this identity (absolute)
+    link: str  # ROOT/.venv
+    wheelhouse: str
+    python: str
+    uv: str
+    lock: str  # the lock identity
+    site: str = ""  # from_nix site-packages, ':'-separated
+
+    @property
+    def marker(self) -> str:
+        return os.path.join(self.venv, MARKER)
+
+
+def _state_dir() -> str:
+    override = os.environ.get("ONBOARD_STATE_DIR")
+    if override:
+        return override
+    xdg = os.environ.get("XDG_STATE_HOME")
+    base = xdg if xdg and os.path.isabs(xdg) else os.path.expanduser("~/.local/state")
+    return os.path.join(base, "onboard")
+
+
+def venv_dir(lock: str, python: str) -> str:
+    """The same name the shellHook computes: <identity[:32]>-<store hash of the Python>."""
+    pkg = python[:-len("/bin/python3")] if python.endswith("/bin/python3") else os.path.dirname(python)
+    return os.path.join(_state_dir(), "venvs", f"{lock[:32]}-{os.path.basename(pkg).split('-')[0]}")
+
+
+def plan_from_env(variables: Mapping[str, str], root: str) -> Optional[VenvPlan]:
+    """The plan from the built environment's variables; None when the shell has no locked Python."""
+    wh = variables.get("ONBOARD_WHEELHOUSE")
+    if not wh:
+        return None
+    python, lock = variables.get("ONBOARD_PYTHON", ""), variables.get("ONBOARD_PYTHON_LOCK", "")
+    link = os.path.join(root, variables.get("ONBOARD_PYTHON_VENV_LINK", ".venv"))
+    return VenvPlan(venv=venv_dir(lock, python), link=link, wheelhouse=wh, python=python,
+                    uv=variables.get("ONBOARD_PYTHON_UV", ""), lock=lock, site=variables.get("ONBOARD_PYTHON_SITE", ""))
+
+
+def write_plan(directory: str, plan: Optional[VenvPlan]) -> None:
+    path = os.path.join(directory, PLAN)
+    if plan is None:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+        return
+    text = "".join(f"{k}={getattr(plan, k)}\n" for k in _FIELDS)
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
+
+
+def read_plan(directory: str) -> Optional[VenvPlan]:
+    try:
+        with open(os.path.join(directory, PLAN), encoding="utf-8") as fh:
+            pairs = dict(line.rstrip("\n").split("=", 1) for line in fh if "=" in line)
+    except OSError:
+        return None
+    if any(k not in pairs for k in _FIELDS):
+        return None
+    return VenvPlan(**{k: pairs[k] for k in _FIELDS})
+
+
+def uv_clean_env(cache_dir: str) -> dict[str, str]:
+    """The whole environment uv runs with: nothing of the caller's pip or uv settings."""
+    env = {"PATH": "/usr/bin:/bin", "HOME": os.environ.get("HOME", "/"), "LANG": "C.UTF-8",
+           "UV_NO_CONFIG": "1", "UV_PYTHON_DOWNLOADS": "never", "UV_OFFLINE": "1", "UV_NO_PROGRESS": "1",
+           "UV_CACHE_DIR": cache_dir, "NO_COLOR": "1"}
+    for k in ("TMPDIR",):
+        if k in os.environ:
+            env[k] = os.environ[k]
+    return env
+
+
+def _cache_dir() -> str:
+    override = os.environ.get("ONBOARD_CACHE_DIR")
+    if override:
+        return os.path.join(override, "uv")
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = xdg if xdg and os.path.isabs(xdg) else os.path.expanduser("~/.cache")
+    return os.path.join(base, "onboard", "uv")
+
+
+def _run(argv: list[str], env: dict[str, str], what: str) -> None:
+    try:
+        r = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=900, stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise SyncError(f"{what}: cannot run {argv[0]}: {getattr(exc, 'strerror', None) or exc}",
+                        "rebuild the environment: onboard shell NAME (it brings uv from the package set)")
+    if r.returncode != 0:
+        log = [ln for ln in (r.stderr + r.stdout).splitlines() if ln.strip()]
+        raise SyncError(f"{what} failed: " + (log[-1] if log else f"exit status {r.returncode}"),
+                        "the venv was left as it was; fix the lock (uv lock) and enter again", log)
+
+
+def _requirements(plan: VenvPlan) -> str:
+    try:
+        with open(os.path.join(plan.wheelhouse, "requirements.txt"), encoding="utf-8") as fh:
+            return fh.read()
+    except OSError as exc:
+        raise SyncError(f"the wheelhouse {plan.wheelhouse} cannot be read ({exc.strerror})",
+                        "rebuild the environment: onboard shell NAME")
+
+
+def sync(plan: VenvPlan) -> None:
+    """Make the venv of `plan` when it is missing or incomplete, then point the link at it."""
+    if not os.path.isfile(plan.marker):
+        _make(plan)
+    _relink(plan)
+
+
+def _make(plan: VenvPlan) -> None:
+    text = _requirements(plan)
+    env = uv_clean_env(_cache_dir())
+    if os.path.lexists(plan.venv):
+        shutil.rmtree(plan.venv, ignore_errors=True)  # a half-made venv of this identity
+    os.makedirs(os.path.dirname(plan.venv), exist_ok=True)
+    _run([plan.uv, "venv", "--no-config", "--quiet", "--python", plan.python, plan.venv], env,
+         "making the virtualenv")
+    python = os.path.join(plan.venv, "bin", "python")
+    if plan.site:
+        _write_pth(plan, python)
+    if text.strip():
+        _run([plan.uv, "pip", "sync", "--no-config", "--quiet", "--offline", "--no-index", "--find-links",
+              os.path.join(plan.wheelhouse, "wheels"), "--require-hashes", "--python", python,
+              os.path.join(plan.wheelhouse, "requirements.txt")], env, "syncing the virtualenv with uv")
+    with open(plan.marker, "w", encoding="utf-8") as fh:
+        fh.write(f"{plan.lock}\n{plan.wheelhouse}\n")
+
+
+def _write_pth(plan: VenvPlan, python: str) -> None:
+    import glob
+
+    sites = glob.glob(os.path.join(plan.venv, "lib", "python3*", "site-packages"))
+    if not sites:
+        raise SyncError(f"the virtualenv {plan.venv} has no site-packages", "enter again")
+    with open(os.path.join(sites[0], PTH), "w", encoding="utf-8") as fh:
+        fh.write("".join(p + "\n" for p in plan.site.split(":") if p))
+
+
+def _relink(plan: VenvPlan) -> None:
+    link = plan.link
+    if os.path.islink(link):
+        if os.readlink(link) == plan.venv:
+            return
+    elif os.path.isdir(link):
+        if not os.path.exists(os.path.join(link, ".onboard-venv")):
+            raise SyncError(f"{link} is a directory onboard did not make",
+                            "move it aside (onboard links the locked venv there), or set python.venv "
+                            "to another name")
+        shutil.rmtree(link)  # the venv an unlocked profile made there
+    elif os.path.lexists(link):
+        raise SyncError(f"{link} is a file, not the venv link", "move it aside")
+    tmp = f"{link}.onboard-new"
+    if os.path.lexists(tmp):
+        os.unlink(tmp)
+    os.symlink(plan.venv, tmp)
+    os.replace(tmp, link)
+
+
+def ensure(directory: str) -> None:
+    """On entry: make the venv the cached environment names when its marker is missing, and
+    point the link at it. Nothing to do for an environment without a locked Python."""
+    plan = read_plan(directory)
+    if plan is not None:
+        sync(plan)
