@@ -235,6 +235,9 @@ _onboard_use() {
     __onboard_why="its GC root is gone"
   elif [[ -e $__onboard_dir/stale ]]; then
     __onboard_why="the last build failed"
+  elif [[ -f $__onboard_dir/python-venv ]] && { IFS= read -r __onboard_f <"$__onboard_dir/python-venv" || true
+         [[ ! -f ${__onboard_f#venv=}/.onboard-synced ]]; }; then
+    __onboard_why="the Python virtualenv of the lock is missing"
   else
     # shellcheck disable=SC1090,SC1091
     source "$__onboard_dir/inputs.sh"
