@@ -66,7 +66,30 @@ def test_every_shipped_profile_evaluates_and_builds_against_the_standin(name, tm
     from onboard.core.profiles.loader import load_profile
     from onboard.core.profiles.render import write_rendered
 
-    write_rendered(load_profile(str(standin.ROOT / "profiles" / f"{name}.yaml")), tmp_path)
+    profile = load_profile(str(standin.ROOT / "profiles" / f"{name}.yaml"))
+    write_rendered(profile, tmp_path)
+    if profile.python is not None and getattr(profile.python, "lock", None):
+        # Its wheels come from the package index, which tests never reach: instantiate the
+        # shell instead of building it, and check that every locked wheel is a fixed-output
+        # fetch the shell depends on (so it is in the closure, and GC-rooted with it).
+        import json
+        import subprocess
+
+        system = subprocess.run(["nix", "eval", "--impure", "--raw", "--expr", "builtins.currentSystem"],
+                                capture_output=True, text=True, env=standin.nix_env()).stdout
+        r = subprocess.run(["nix", "eval", "--raw", f"path:{tmp_path}#devShells.{system}.default.drvPath",
+                            *standin.override_args()], capture_output=True, text=True,
+                           env=standin.nix_env(), timeout=120)
+        assert r.returncode == 0, r.stderr
+        shown = subprocess.run(["nix", "show-derivation", "-r", r.stdout.strip()], capture_output=True,
+                               text=True, env=standin.nix_env(), timeout=120)
+        assert shown.returncode == 0, shown.stderr
+        drvs = json.loads(shown.stdout)
+        fetched = {d["env"].get("name", "") for d in drvs.values() if d.get("outputs", {}).get("out", {}).get("hash")}
+        lock_text = (standin.ROOT / "profiles" / name / "uv.lock").read_text()
+        wheels = [w for w in fetched if w.endswith(".whl")]
+        assert len(wheels) >= 20 and all(w.split("-")[0].replace("_", "-").lower() in lock_text.lower() for w in wheels)
+        return
     r = standin.print_dev_env(tmp_path)
     assert r.returncode == 0, r.stderr
     assert f"ONBOARD_PROFILE='{name}'" in r.stdout
