@@ -58,6 +58,8 @@ def run(args: argparse.Namespace, out: Output) -> int:
         out.emit_json(project=project, previous=old.to_dict(), generation=new.to_dict(), changes=changes)
         return 0
     out.line(f"{project}: back to generation {new.number} ({new.profile}), was {old.number} ({old.profile})")
+    if new.venv:
+        out.line(f"  its Python virtualenv: {new.venv}")
     for line in changes:
         out.line(f"  {line}")
     if generations.held(project) == new.number:

@@ -188,4 +188,12 @@ def _enter_held(args: argparse.Namespace, out: Output, root: str, number: int, n
         return 1
     if (cache.lookup_reason(m) if m.dirs else "") or cache.inputs_reason(m.inputs)[0]:
         out.info(fastpath.held_notice(root, number))
+    from onboard.core.profiles.nixrun import EnvError
+    from onboard.core.python.envhook import on_entry
+
+    try:
+        on_entry(directory)  # its locked Python's venv, made again offline from its wheelhouse if deleted
+    except EnvError as exc:
+        out.error(f"generation {number} of profile {name}: {exc.message}", exc.hint)
+        return 1
     return _finish(out, args, directory, name, m.bash, cmd, root, generation=number)

@@ -120,8 +120,8 @@ def enter_generation(project: str, number: int, name: str, pure: bool, cmd: list
 
     directory = cache.generation_dir(project, number)
     m = cache.read_manifest(directory)
-    if m is None or cache.entry_reason(m, directory, root="root") or not m.bash:
-        return None
+    if m is None or cache.entry_reason(m, directory, root="root") or not m.bash or not _venv_ready(directory):
+        return None  # its venv deleted: the slow path makes it again from the generation's wheelhouse
     changed = (cache.lookup_reason(m) if m.dirs else "") or cache.inputs_reason(m.inputs)[0]
     if changed:
         sys.stderr.write(held_notice(project, number) + "\n")

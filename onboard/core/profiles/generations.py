@@ -10,8 +10,9 @@ State of a project (a contract: the direnv loader reads `active` and `hold` in p
                           N; removed by `onboard switch`
       generations.json    the history: number, profile, time, store paths, key, current
       generations/<N>/    generation N's environment exactly as it was built: env.sh,
-                          manifest, inputs.sh, bashrc, and GC roots (root, root-2, ...)
-                          holding its closure, so rollback is instant and works offline
+                          manifest, inputs.sh, bashrc, python-venv (the plan of its locked
+                          Python's venv), and GC roots (root, root-2, ...) holding its
+                          closure (the wheelhouse too), so rollback is instant and offline
 
 Every switch that changes the environment is a new generation; rollback makes an older
 one current again and holds the project there: `onboard shell`, direnv and lorri load
@@ -63,6 +64,7 @@ class Generation:
     current: bool = False
     held: bool = False  # current and held there by `onboard rollback`
     fallback: bool = False  # the profile could not be rebuilt: the last good env was used
+    venv: str = ""  # the locked Python's venv its environment had (kept by gc while recorded)
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -315,6 +317,27 @@ def _record_env(gen: Generation, directory: str, store_paths: list[str]) -> None
             shutil.copy2(src, os.path.join(roots, name))
     env_sh = os.path.join(roots, cache.ENV_SH)
     cache.write_atomic(os.path.join(roots, cache.BASHRC), render_bashrc(gen.profile, env_sh))
+    from onboard.core.python import venv as pyvenv
+
+    plan = pyvenv.read_plan(directory)
+    pyvenv.write_plan(roots, plan)  # the venv this generation's environment had
+    gen.venv = plan.venv if plan is not None else ""
+
+
+def restore_venv(gen: Generation) -> None:
+    """Point the project's venv link back at the venv `gen` recorded, making it again offline
+    from the generation's wheelhouse (in its closure) when it was deleted. Raises
+    GenerationError when uv cannot make it."""
+    from onboard.core.python import venv as pyvenv
+
+    plan = pyvenv.read_plan(gen.roots_dir())
+    if plan is None:
+        return
+    try:
+        pyvenv.sync(plan)
+    except pyvenv.SyncError as exc:
+        raise GenerationError(f"the virtualenv of generation {gen.number} cannot be made again: {exc.message}",
+                              exc.hint) from None
 
 
 def switch(project: str, profile: Profile, emit: Emitter = discard,
@@ -379,6 +402,11 @@ def rollback(project: str, to: Optional[int] = None, emit: Emitter = discard) ->
         target.current = True
         if current is not None:
             current.current = False
+        if keep:
+            try:
+                restore_venv(target)  # ROOT/.venv is the generation's own venv again
+            except GenerationError as exc:
+                emit(Notice(level="warn", message=f"{exc.message}; {exc.hint}"))
     return (current or target), target
 
 
