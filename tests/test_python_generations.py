@@ -55,3 +55,29 @@ def test_rollback_restores_the_generations_venv_byte_for_byte(proj):
     shutil.rmtree(proj.home / ".cache" / "onboard" / "uv", ignore_errors=True)
     assert proj.found(p, "tinyalpha", "tinybeta") == "tinyalpha tinybeta"
     assert os.path.realpath(p / ".venv") == str(venv_a) and _records(venv_a) == before
+
+
+def test_gc_lists_and_removes_the_venvs_nothing_uses(proj):
+    p = proj.make("gc")
+    proj.lock(p, '"tinyalpha==1.0"')
+    assert _onboard(proj, p, "switch", "py").returncode == 0
+    venv_a = Path(os.path.realpath(p / ".venv"))
+    proj.lock(p, '"tinybeta==2.0"')
+    assert _onboard(proj, p, "switch", "py").returncode == 0
+    venv_b = Path(os.path.realpath(p / ".venv"))
+    orphan = venv_a.parent / "0123456789abcdef0123456789abcdef-orphan"
+    shutil.copytree(venv_a, orphan, symlinks=True)
+    for v in (venv_a, venv_b, orphan):
+        os.utime(v, (1, 1))  # older than the grace a build in progress gets
+
+    r = _onboard(proj, p, "gc", "--dry-run", "--nix-gc", "none")
+    assert r.returncode == 0, r.stderr
+    assert f"remove the virtualenv {orphan} (" in r.stdout
+    assert f"remove the virtualenv {venv_a} (" in r.stdout  # generation 1 goes, and its venv with it
+    assert str(venv_b) not in r.stdout and "dry run: nothing was changed" in r.stdout
+    assert orphan.is_dir() and venv_a.is_dir()
+
+    r = _onboard(proj, p, "gc", "--nix-gc", "none")
+    assert r.returncode == 0, r.stderr
+    assert not orphan.exists() and not venv_a.exists() and venv_b.is_dir()
+    assert proj.found(p, "tinyalpha", "tinybeta") == "tinybeta"

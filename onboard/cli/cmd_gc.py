@@ -13,7 +13,8 @@ if TYPE_CHECKING:
 HELP = "drop old profile generations and their GC roots, then run Nix's garbage collector"
 DESCRIPTION = """\
 Drop old profile generations (never a project's current one) and their GC roots, remove
-the caches of profiles that no longer exist, show what each project still pins and its
+the caches of profiles that no longer exist and the locked-Python virtualenvs no kept
+generation or environment uses (listed with their size), show what each project still pins and its
 size, then run Nix's garbage collector.
 
   onboard gc                     drop every generation but the current ones
@@ -56,11 +57,14 @@ def run(args: argparse.Namespace, out: Output) -> int:
         out.emit_json(dry_run=True, actions=plan.rows(), pins=pins)
         return 0
     if not out.json:
-        if not plan.drop and not plan.stale_envs:
-            out.line("no old generations or stale caches to drop")
+        if not plan.drop and not plan.stale_envs and not plan.venvs:
+            out.line("no old generations, stale caches or unused virtualenvs to drop")
         for row in plan.rows():
             if row["action"] == "drop generation":
                 out.line(f"drop generation {row['generation']} ({row['profile']}, {row['when']}) of {row['project']}")
+            elif row["action"] == "remove venv":
+                out.line(f"remove the virtualenv {row['path']} ({_size(row['bytes'])}): "
+                         "no generation or environment uses it")
             else:
                 out.line(f"remove the cache of profile {row['profile']}: {row['why']} ({row['path']})")
     if out.dry_run:
@@ -77,6 +81,7 @@ def run(args: argparse.Namespace, out: Output) -> int:
         out.emit_json(dropped=[g.to_dict() for g in res.dropped],
                       removed_caches=[{"profile": e.name, "path": e.directory, "why": e.reason}
                                       for e in res.removed_envs],
+                      removed_venvs=[{"path": v.path, "bytes": v.size} for v in res.removed_venvs],
                       pins=pins, nix_gc=res.nix_gc, deleted_paths=res.deleted_paths, freed=res.freed,
                       errors=res.errors)
     else:

@@ -51,11 +51,18 @@ class Pin:
 
 
 @dataclass
+class UnusedVenv:
+    path: str
+    size: int = 0  # bytes
+
+
+@dataclass
 class GcPlan:
     older_than: Optional[float]
     drop: list[Generation] = field(default_factory=list)
     stale_envs: list[StaleEnv] = field(default_factory=list)
     pins: list[Pin] = field(default_factory=list)
+    venvs: list[UnusedVenv] = field(default_factory=list)  # no kept generation or environment uses them
 
     @property
     def released_paths(self) -> list[str]:
@@ -71,6 +78,7 @@ class GcPlan:
                  "profile": g.profile, "when": g.to_dict()["when"], "path": g.roots_dir()} for g in self.drop]
         rows += [{"action": "remove cache", "profile": e.name, "path": e.directory, "why": e.reason}
                  for e in self.stale_envs]
+        rows += [{"action": "remove venv", "path": v.path, "bytes": v.size} for v in self.venvs]
         return rows
 
 
@@ -78,6 +86,7 @@ class GcPlan:
 class GcResult:
     dropped: list[Generation] = field(default_factory=list)
     removed_envs: list[StaleEnv] = field(default_factory=list)
+    removed_venvs: list[UnusedVenv] = field(default_factory=list)
     nix_gc: str = "none"
     deleted_paths: int = 0
     freed: str = ""
@@ -141,7 +150,64 @@ def plan_gc(older_than: Optional[float] = None, now: Optional[float] = None, siz
             plan.stale_envs.append(StaleEnv(name, d, f"its profile {m.profile or '?'} is gone", list(m.store_paths)))
         elif m.project and not os.path.isdir(m.project):
             plan.stale_envs.append(StaleEnv(name, d, f"its project {m.project} is gone", list(m.store_paths)))
+    if only is None:  # venvs are shared by lock identity: only a store-wide gc knows which are unused
+        plan.venvs = [UnusedVenv(v, _tree_size(v) if sizes else 0) for v in unused_venvs(plan, now)]
     return plan
+
+
+VENV_GRACE = 120.0  # seconds: a venv this new may belong to a build about to record it
+
+
+def used_venvs(plan: GcPlan) -> set[str]:
+    """The venvs a kept generation recorded or a kept environment's plan names."""
+    from onboard.core.python import venv as pyvenv
+
+    dropped = {(g.project, g.number) for g in plan.drop}
+    used: set[str] = set()
+    for project in generations.projects():
+        for g in generations.list_generations(project):
+            if (g.project, g.number) in dropped:
+                continue
+            p = pyvenv.read_plan(g.roots_dir())
+            used.update(v for v in (g.venv, p.venv if p else "") if v)
+    stale = {e.directory for e in plan.stale_envs}
+    for _owner, _name, d in cache.env_dirs():
+        p = pyvenv.read_plan(d)
+        if p is not None and d not in stale:
+            used.add(p.venv)
+    return {os.path.abspath(v) for v in used}
+
+
+def unused_venvs(plan: GcPlan, now: float) -> list[str]:
+    from onboard.core.python import venv as pyvenv
+
+    root = pyvenv.venvs_root()
+    try:
+        names = sorted(os.listdir(root))
+    except OSError:
+        return []
+    used = used_venvs(plan)
+    out = []
+    for n in names:
+        path = os.path.join(root, n)
+        try:
+            young = now - os.lstat(path).st_mtime < VENV_GRACE
+        except OSError:
+            continue
+        if path not in used and not young and os.path.isdir(path) and not os.path.islink(path):
+            out.append(path)
+    return out
+
+
+def _tree_size(path: str) -> int:
+    total = 0
+    for d, _dirs, files in os.walk(path):
+        for f in files:
+            try:
+                total += os.lstat(os.path.join(d, f)).st_size
+            except OSError:
+                pass
+    return total
 
 
 def _try_lock(directory: str) -> "int | None | bool":
@@ -217,6 +283,16 @@ def run_gc(plan: GcPlan, nix_gc: str = "all", emit: Emitter = discard) -> GcResu
                 os.close(fd)
         res.removed_envs.append(e)
         emit(LogLine(line=f"removed the cache of profile {e.name} ({e.reason})"))
+    if plan.venvs:
+        again = set(unused_venvs(GcPlan(older_than=None, drop=list(res.dropped),
+                                        stale_envs=list(res.removed_envs)), time.time()))
+        for v in plan.venvs:
+            if v.path not in again:  # recorded or made since the plan: kept
+                emit(LogLine(line=f"kept the virtualenv {v.path}: it is in use"))
+                continue
+            shutil.rmtree(v.path, ignore_errors=True)
+            res.removed_venvs.append(v)
+            emit(LogLine(line=f"removed the virtualenv {v.path} (no generation or environment uses it)"))
     if nix_gc == "all":
         argv = ["nix-store", "--gc"]
     elif nix_gc == "released":

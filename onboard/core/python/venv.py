@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Mapping, Optional
 
 __all__ = ["PLAN", "MARKER", "SyncError", "VenvPlan", "plan_from_env", "read_plan", "write_plan", "venv_dir",
-           "sync", "ensure", "uv_clean_env"]
+           "venvs_root", "sync", "ensure", "uv_clean_env"]
 
 PLAN = "python-venv"
 MARKER = ".onboard-synced"
@@ -64,10 +64,15 @@ def _state_dir() -> str:
     return os.path.join(base, "onboard")
 
 
+def venvs_root() -> str:
+    """Where every lock identity's venv lives (`onboard gc` removes those nothing uses)."""
+    return os.path.join(_state_dir(), "venvs")
+
+
 def venv_dir(lock: str, python: str) -> str:
     """The same name the shellHook computes: <identity[:32]>-<store hash of the Python>."""
     pkg = python[:-len("/bin/python3")] if python.endswith("/bin/python3") else os.path.dirname(python)
-    return os.path.join(_state_dir(), "venvs", f"{lock[:32]}-{os.path.basename(pkg).split('-')[0]}")
+    return os.path.join(venvs_root(), f"{lock[:32]}-{os.path.basename(pkg).split('-')[0]}")
 
 
 def plan_from_env(variables: Mapping[str, str], root: str) -> Optional[VenvPlan]:
