@@ -1,0 +1,162 @@
+#!/usr/bin/env python3
+"""A locked Python's entry costs, side by side with pip and uv, in one run.
+
+A lock of N packages (default 20, tiny wheels written by tests/support/pyindex.py) served from a
+loopback index; the project's profile uses the stand-in package set (tests/standin: this
+machine has no binary cache) with `python.lock: uv.lock`, and a second profile without Python
+gives the warm `onboard shell` figure. Contenders, all in one run (the machine is noisy):
+
+  first entry      onboard shell py -- true: render, Nix fetches every wheel by its hash, builds
+                   the shell, uv syncs the venv offline
+  warm re-entry    the same again (median of --runs): only stats, no uv
+  warm plain       onboard shell plain -- true (no Python): the warm path's own cost
+  lock change      one package moved in the lock (uv lock done before timing), then entry
+  pip install -r   the host's pip into a fresh venv, from the loopback index, --no-cache-dir,
+                   PIP_CONFIG_FILE=/dev/null (the venv is made before timing)
+  uv (index)       uv venv + uv pip sync from the loopback index, cold cache: uv's own time
+                   with its fetch
+  uv (offline)     uv venv + uv pip sync --offline from onboard's wheelhouse: the sync alone
+
+Goals: warm re-entry - warm plain: nothing measurable; lock change >= 10x faster than pip
+install -r; first entry <= uv (index) + 10%.
+
+Run: .venv/bin/python bench/bench_python.py [--packages N] [--runs N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.support import standin  # noqa: E402
+from tests.support.pyindex import Index  # noqa: E402
+
+UV = ROOT / ".venv" / "bin" / "uv"
+PIN = ("nixpkgs:\n  rev: 50ab793786d9de88ee30ec4e4c24fb4236fc2674\n"
+       "  narHash: sha256-/bVBlRpECLVzjV19t5KMdMFWSwKLtb5RyXdjz3LJT+g=\n")
+
+
+def timed(argv: list[str], env: dict[str, str], cwd: Path) -> float:
+    t0 = time.perf_counter()
+    r = subprocess.run(argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL, capture_output=True, text=True)
+    dt = time.perf_counter() - t0
+    if r.returncode != 0:
+        raise SystemExit(f"failed (exit {r.returncode}): {' '.join(argv)}\n{r.stderr[-2000:]}")
+    return dt
+
+
+def median(argv: list[str], env: dict[str, str], cwd: Path, runs: int) -> float:
+    return statistics.median(timed(argv, env, cwd) for _ in range(runs))
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--packages", type=int, default=20)
+    ap.add_argument("--runs", type=int, default=15)
+    args = ap.parse_args()
+    if not UV.exists() or not standin.have_nix():
+        raise SystemExit("needs nix and .venv/bin/uv")
+    dest = standin.STANDIN / "uv-bin"
+    if not dest.exists() or dest.stat().st_size != UV.stat().st_size:
+        shutil.copy2(UV, dest)
+    tmp = Path(tempfile.mkdtemp(prefix="bench-python-"))
+    index = Index(tmp / "index")
+    names = [f"benchpkg{i:02d}" for i in range(args.packages)]
+    for n in names:
+        index.add(n, "1.0")
+    index.add(names[0], "1.1")
+    index.start()
+    try:
+        return run(tmp, index, names, args.runs)
+    finally:
+        index.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def run(tmp: Path, index: Index, names: list[str], runs: int) -> int:
+    home = tmp / "home"
+    home.mkdir()
+    proj = tmp / "proj"
+    (proj / "profiles").mkdir(parents=True)
+    subprocess.run(["git", "init", "-q", str(proj)], check=True)
+    (proj / "profiles" / "py.yaml").write_text(f"name: py\n{PIN}python:\n  version: \"3.12\"\n  lock: uv.lock\n")
+    (proj / "profiles" / "plain.yaml").write_text(f"name: plain\n{PIN}packages:\n  - hello\n")
+    uv_env = {"PATH": os.environ["PATH"], "HOME": str(home), "UV_NO_CONFIG": "1", "UV_CACHE_DIR": str(tmp / "uvc")}
+
+    def lock(versions: dict[str, str]) -> None:
+        deps = ", ".join(f'"{n}=={versions.get(n, "1.0")}"' for n in names)
+        (proj / "pyproject.toml").write_text(f'[project]\nname = "app"\nversion = "0"\nrequires-python = ">=3.8"\n'
+                                             f"dependencies = [{deps}]\n")
+        subprocess.run([str(UV), "lock", "-q", "--index-url", index.url], cwd=proj, env=uv_env, check=True)
+
+    lock({})
+    env = standin.onboard_standin_env(
+        HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"), XDG_STATE_HOME=str(home / ".local/state"),
+        XDG_CACHE_HOME=str(home / ".cache"), XDG_DATA_HOME=str(home / ".local/share"), PYTHONPATH=str(ROOT))
+    shell = [sys.executable, "-m", "onboard", "shell"]
+    timed(shell + ["plain", "--", "true"], env, proj)  # the stand-in's shell and hello built once, outside
+
+    first = timed(shell + ["py", "--", "true"], env, proj)
+    venv = Path(os.path.realpath(proj / ".venv"))
+    wheelhouse = subprocess.run(shell + ["py", "--", "sh", "-c", 'echo "$ONBOARD_WHEELHOUSE"'], env=env, cwd=proj,
+                                capture_output=True, text=True, check=True).stdout.split()[-1]
+    nix_python = subprocess.run(shell + ["py", "--", "sh", "-c", 'echo "$ONBOARD_PYTHON"'], env=env, cwd=proj,
+                                capture_output=True, text=True, check=True).stdout.split()[-1]
+
+    warm, plain = [], []
+    for _ in range(runs):  # interleaved: the same noise for both
+        warm.append(timed(shell + ["py", "--", "true"], env, proj))
+        plain.append(timed(shell + ["plain", "--", "true"], env, proj))
+    warm_py, warm_plain = statistics.median(warm), statistics.median(plain)
+
+    lock({names[0]: "1.1"})
+    change = timed(shell + ["py", "--", "true"], env, proj)
+    assert os.path.realpath(proj / ".venv") != str(venv)
+
+    req = tmp / "requirements.txt"
+    req.write_text("".join(f"{n}==1.0\n" for n in names))
+    pip_env = {"PATH": os.environ["PATH"], "HOME": str(home), "PIP_CONFIG_FILE": "/dev/null",
+               "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+    host_python = shutil.which("python3", path="/usr/bin:/bin") or sys.executable
+    subprocess.run([host_python, "-m", "venv", str(tmp / "pipvenv")], check=True, env=pip_env)
+    pip = timed([str(tmp / "pipvenv" / "bin" / "pip"), "install", "--quiet", "--no-cache-dir", "--index-url",
+                 index.url, "-r", str(req)], pip_env, tmp)
+
+    def uv_sync(target: str, *source: str) -> float:
+        c = dict(uv_env, UV_CACHE_DIR=str(tmp / f"uvc-{target}"), UV_PYTHON_DOWNLOADS="never")
+        t = timed([str(UV), "venv", "-q", "--python", nix_python, str(tmp / target)], c, tmp)
+        return t + timed([str(UV), "pip", "sync", "-q", "--python", str(tmp / target / "bin" / "python"), *source],
+                         c, tmp)
+
+    uv_index = uv_sync("uvindex", "--index-url", index.url, str(req))
+    uv_offline = uv_sync("uvoffline", "--offline", "--no-index", "--find-links", f"{wheelhouse}/wheels",
+                         "--require-hashes", f"{wheelhouse}/requirements.txt")
+
+    ms = 1000.0
+    print(f"{len(names)} packages from a loopback index; warm figures are medians of {runs} runs\n")
+    rows = [("first entry (Nix fetch + build + uv sync)", first), ("warm re-entry", warm_py),
+            ("warm onboard shell, no Python", warm_plain), ("re-entry after a one-package lock change", change),
+            ("pip install -r, fresh venv, --no-cache-dir", pip), ("uv venv + pip sync from the index, cold", uv_index),
+            ("uv venv + pip sync offline from the wheelhouse", uv_offline)]
+    for label, t in rows:
+        print(f"  {label:<50} {t * ms:9.1f} ms")
+    print()
+    print(f"  warm re-entry - warm onboard shell:        {(warm_py - warm_plain) * ms:+8.1f} ms   (goal: nothing measurable)")
+    print(f"  pip install -r / lock change:              {pip / change:8.2f}x     (goal: >= 10x)")
+    print(f"  first entry / uv from the index (cold):    {first / uv_index:8.2f}x     (goal: <= 1.10x)")
+    print(f"  first entry - uv from the index (cold):    {(first - uv_index) * ms:+8.1f} ms")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
