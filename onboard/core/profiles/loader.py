@@ -299,9 +299,6 @@ def _merge(chain: list[ProfileDoc]) -> tuple[Profile, list[Problem]]:
         py_doc = next((d for d in chain if d.python_node is not None), child)
         py_line = py_doc.python_node.mark.line if py_doc.python_node is not None else 0
         pkg_at = {pkg: (d.file, d.package_nodes[pkg].mark.line) for d in reversed(chain) for pkg in d.package_nodes}
-        if p.python.editable:
-            problems.append(Problem(py_doc.file, py_line, 0, "python.editable: installing the project itself "
-                                    "is not supported yet: remove `editable: true`"))
         problems += resolve(p, python, py_doc.file, py_line, pkg_at)
     allow_unreadable = any("allowUnfree" in d.present and d.allow_unfree is None for d in chain)
     if p.unfree and not p.allow_unfree and not allow_unreadable:

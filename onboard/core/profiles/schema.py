@@ -458,7 +458,7 @@ python:                     or just `python: "3.12"`
   extras: [NAME, ...]         the project's optional dependencies to install too
   from_nix: [NAME, ...]       Python packages taken from the package set (pythonXPackages.NAME),
                               visible in the venv and left out of the sync
-  editable: true|false        install the project itself too (not yet: refused when true)
+  editable: true|false        install the project itself too, editable (uv pip install -e, offline)
   venv: .venv                 where the virtualenv goes, relative to the project directory
                               ($ONBOARD_PROJECT_DIR, else the directory the shell starts in)
   libraries: [ATTR, ...]      their lib/ goes on LD_LIBRARY_PATH, for binary wheels

@@ -34,6 +34,10 @@ def after_build(profile: "Profile", model: "EnvModel", directory: str, root: Opt
     variables = {k: str(v) for k, (_t, v) in model.variables.items() if isinstance(v, str)}
     plan = venv.plan_from_env(variables, root or os.getcwd()) if profile.python and profile.python.locked \
         else None
+    if plan is not None and profile.python is not None and profile.python.editable and profile.python.lock:
+        from onboard.core.python.editable import project_of
+
+        plan.editable = project_of(profile.python.lock)
     if plan is not None:
         try:
             venv.sync(plan)

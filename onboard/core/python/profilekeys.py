@@ -123,6 +123,14 @@ def resolve(p: "Profile", raw: dict[str, Any], python_file: str, python_line: in
                                 f"{target.machine} Linux, only a source archive ({ch.artifact.filename}); "
                                 "onboard does not build sdists yet: pin a version with a wheel, or take it "
                                 "from Nix (python.from_nix)"))
+    if py.editable:
+        if kind != "lock":
+            problems.append(Problem(python_file, python_line, 0, "python.editable: needs `python.lock` (uv.lock "
+                                    "beside the project's pyproject.toml); a requirements file names no project"))
+        else:
+            from onboard.core.python.editable import check_backend
+
+            problems += check_backend(path, [ch.name for ch in sel.chosen], py.from_nix, python_file, python_line)
     if not any(x.level == "error" for x in problems):
         py.selection = sel
         py.lock_inputs = [os.path.realpath(f) for f in sel.inputs or lock.inputs or [path]]

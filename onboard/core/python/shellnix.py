@@ -30,7 +30,12 @@ _ID = re.compile(r"[A-Za-z_][A-Za-z0-9_'-]*")
 
 
 def _more(py: "PythonSpec") -> tuple[str, ...]:
-    return (py.attribute(), "from_nix=" + ",".join(sorted(py.from_nix)))
+    more: tuple[str, ...] = (py.attribute(), "from_nix=" + ",".join(sorted(py.from_nix)))
+    if py.editable and py.lock:  # the venv holds a link to this checkout: its own venv
+        import os
+
+        more += ("editable=" + os.path.dirname(os.path.abspath(py.lock)),)
+    return more
 
 
 def identity_of(py: "PythonSpec") -> str:

@@ -32,6 +32,7 @@ PLAN = "python-venv"
 MARKER = ".onboard-synced"
 PTH = "_onboard_from_nix.pth"
 _FIELDS = ("venv", "link", "wheelhouse", "python", "uv", "lock", "site")
+_OPTIONAL = ("editable",)
 
 
 class SyncError(Exception):
@@ -49,6 +50,7 @@ class VenvPlan:
     uv: str
     lock: str  # the lock identity
     site: str = ""  # from_nix site-packages, ':'-separated
+    editable: str = ""  # the project installed editable after the sync (python.editable)
 
     @property
     def marker(self) -> str:
@@ -94,7 +96,7 @@ def write_plan(directory: str, plan: Optional[VenvPlan]) -> None:
         except OSError:
             pass
         return
-    text = "".join(f"{k}={getattr(plan, k)}\n" for k in _FIELDS)
+    text = "".join(f"{k}={getattr(plan, k)}\n" for k in _FIELDS + _OPTIONAL)
     tmp = f"{path}.{os.getpid()}.tmp"
     with open(tmp, "w", encoding="utf-8") as fh:
         fh.write(text)
@@ -109,7 +111,7 @@ def read_plan(directory: str) -> Optional[VenvPlan]:
         return None
     if any(k not in pairs for k in _FIELDS):
         return None
-    return VenvPlan(**{k: pairs[k] for k in _FIELDS})
+    return VenvPlan(**{k: pairs[k] for k in _FIELDS + _OPTIONAL if k in pairs})
 
 
 def uv_clean_env(cache_dir: str) -> dict[str, str]:
@@ -175,6 +177,10 @@ def _make(plan: VenvPlan) -> None:
         _run([plan.uv, "pip", "sync", "--no-config", "--quiet", "--offline", "--no-index", "--find-links",
               os.path.join(plan.wheelhouse, "wheels"), "--require-hashes", "--python", python,
               os.path.join(plan.wheelhouse, "requirements.txt")], env, "syncing the virtualenv with uv")
+    if plan.editable:
+        _run([plan.uv, "pip", "install", "--no-config", "--quiet", "--offline", "--no-deps", "--no-index",
+              "--no-build-isolation", "--python", python, "-e", plan.editable], env,
+             f"installing the project {plan.editable} editable")
     with open(plan.marker, "w", encoding="utf-8") as fh:
         fh.write(f"{plan.lock}\n{plan.wheelhouse}\n")
 
