@@ -354,7 +354,7 @@ def test_cli_render_twice_same_bytes_dry_run_writes_nothing(tmp_path, isolated_h
     r = run_onboard("profiles", "render", "science", "--out", str(c), "--dry-run", "--json", cwd=str(ROOT))
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["files"] == [
-        str(c / f) for f in ("bin/blas-check", "bin/lab", "flake.lock", "flake.nix", "shell.nix")]
+        str(c / f) for f in ("bin/blas-check", "bin/lab", "flake.lock", "flake.nix", "python.nix", "shell.nix")]
     assert not c.exists()
     assert snapshot(isolated_home) == {}
     r = run_onboard("profiles", "render", "no-such", "--out", str(c), cwd=str(ROOT))
