@@ -165,7 +165,8 @@ def test_package_and_app_against_the_stand_in(project, standin):
     assert stub["pyproject"] is True and stub["build-system"] == ["setuptools"]
     assert stub["mainProgram"] == "onboard" and stub["doCheck"] is False
     # every runtime dependency of pyproject.toml, as python3Packages attributes
-    names = [re.match(r"[A-Za-z0-9_.-]+", d).group(0).lower() for d in meta["dependencies"]]
+    # a requirement with a marker (tomli on Python < 3.11) is for Pythons older than the package set's
+    names = [re.match(r"[A-Za-z0-9_.-]+", d).group(0).lower() for d in meta["dependencies"] if ";" not in d]
     assert [re.sub(r"^python[\d.]+-|-0-standin$", "", d) for d in stub["dependencies"]] == names
     # the source holds the package and nothing else
     src = Path(stub["src"])
