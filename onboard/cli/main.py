@@ -32,6 +32,7 @@ COMMANDS: dict[str, str] = {
     "gc": "onboard.cli.cmd_gc",
     "envrc": "onboard.cli.cmd_envrc",
     "lock": "onboard.cli.cmd_lock",
+    "verify": "onboard.cli.cmd_verify",
     "tui": "onboard.cli.cmd_tui",
 }
 

@@ -1,0 +1,271 @@
+"""The record of the environment `onboard shell` would load now, and this machine's check of
+it. Never builds: the environment is found as the shell finds it (a held generation, else the
+project's cache when its identity holds, else its last good one when the last rebuild failed).
+
+A record is JSON with sorted keys. `local` holds what belongs to this machine only (paths,
+times, the check's findings) and is never compared; `context` (onboard's and Nix's versions,
+the system's release) is compared only when asked to be strict; everything else is the
+environment itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Optional
+
+from onboard.core import project as projects
+from onboard.core.profiles import cache
+from onboard.core.verify import nixstore
+from onboard.core.verify.venvcheck import check_venv
+
+MAGIC = "onboard-verify-record"
+RECORD_VERSION = 1
+
+
+class VerifyError(Exception):
+    """Nothing to record (not built, cannot be loaded), or bad input: `message`, `hint`, `code`."""
+
+    def __init__(self, message: str, hint: str = "", code: int = 1) -> None:
+        super().__init__(message)
+        self.message, self.hint, self.code = message, hint, code
+
+
+@dataclass
+class Located:
+    name: str
+    directory: str
+    manifest: cache.Manifest
+    root: Optional[str]
+    profile: Any = None  # the loaded Profile (None when it cannot be loaded: a fallback)
+    generation: int = 0  # held at this generation
+    fallback: str = ""  # why the last good environment stands in ("" when it is the current one)
+    notes: list[str] = field(default_factory=list)
+
+
+def _build_hint(name: str) -> str:
+    return f"build it with `onboard shell {name} --print-env` (or `onboard switch {name}`), then verify again"
+
+
+def _current_key(profile: Any, root: Optional[str], m: cache.Manifest) -> str:
+    """The identity the profile has now, computed as the build computes it, writing nothing."""
+    from onboard.core.profiles.build import key_of, rendered_digest
+    from onboard.core.profiles.nixrun import nix_version_text
+    from onboard.core.profiles.render import render_profile
+
+    now = cache.Manifest()
+    now.name = profile.name
+    now.profile = os.path.realpath(profile.path) if profile.path else ""
+    now.project = root or ""
+    now.sources = [os.path.realpath(s) for s in profile.sources]
+    now.rendered = rendered_digest(render_profile(profile))
+    now.version = cache.onboard_version()
+    now.system = cache.system_id()
+    now.override = os.environ.get(cache.OVERRIDE_VAR, "")
+    now.backend = m.backend
+    ident = cache.program_identity(m.nix_prog or "nix")
+    if ident is None:
+        return ""
+    now.nix_path = ident[0]
+    same = (m.nix_path, m.nix_mtime_ns, m.nix_size) == ident
+    now.nixversion = m.nixversion if same and m.nixversion else nix_version_text(ident[0])
+    return key_of(now)
+
+
+def locate(name: Optional[str], project: Optional[str]) -> Located:
+    """The environment `onboard shell [NAME]` would load now. Raises VerifyError."""
+    from pathlib import Path
+
+    from onboard.core.profiles.build import last_good, location
+    from onboard.core.profiles.loader import load_profile
+    from onboard.core.schema import SchemaError
+
+    root = projects.resolve(project)
+    if project and (root is None or not os.path.isdir(root)):
+        raise VerifyError(f"{project} is not a directory", "give the project directory: --project DIR", code=2)
+    if not name:
+        name = cache.active_name(root) if root else ""
+        held = cache.hold_of(root) if root else None
+        name = name or (held[1] if held else "")
+        if not name:
+            raise VerifyError("no profile given, and this directory has no active profile",
+                              "name one (onboard verify NAME)", code=2)
+    dirs = projects.profile_dirs(root)
+    profile, load_error = None, ""
+    try:
+        profile = load_profile(name, dirs=[Path(d) for d in dirs])
+    except SchemaError as exc:
+        load_error = str(exc.problems[0]) if exc.problems else "the profile cannot be loaded"
+    held = cache.hold_of(root) if root else None
+    if root and held is not None and held[1] == name:
+        directory = cache.generation_dir(root, held[0])
+        m = cache.read_manifest(directory)
+        why = "it was never recorded" if m is None else cache.entry_reason(m, directory, root="root")
+        if m is None or why:
+            raise VerifyError(f"{root} is held at generation {held[0]} of profile {name}, which cannot be "
+                              f"loaded: {why}", f"rebuild it with `onboard switch {name}`")
+        loc = Located(name, directory, m, root, profile, generation=held[0])
+        loc.notes.append(f"the project is held at generation {held[0]} (onboard rollback); "
+                         "`onboard switch` ends the hold")
+        if profile is None or _current_key(profile, root, m) != m.key:
+            loc.notes.append(f"the profile changed since generation {held[0]}; this records the generation")
+        return loc
+    found = cache.find_in(dirs, name) if cache.valid_name(name) else None
+    directory = location(name, root, (profile.path if profile else found) or "")
+    m = cache.read_manifest(directory)
+    if m is None or not os.path.isfile(os.path.join(directory, cache.ENV_SH)):
+        if load_error:
+            raise VerifyError(f"cannot load profile {name}: {load_error}", "fix the profile (onboard profiles validate)")
+        raise VerifyError(f"profile {name} has no environment built in this project yet", _build_hint(name))
+    stale = _read_stale(directory)
+    current = profile is not None and not cache.entry_reason(m, directory) and _current_key(profile, root, m) == m.key
+    if current and not stale:
+        return Located(name, directory, m, root, profile)
+    if stale or load_error:
+        good = last_good(directory)
+        if good is None:
+            raise VerifyError(f"profile {name} cannot be built and has no last good environment", _build_hint(name))
+        why = stale or load_error
+        loc = Located(name, directory, good, root, profile, fallback=why)
+        loc.notes.append(f"the last rebuild failed; this is the last good environment (ONBOARD_ENV_STALE=1): {why}")
+        return loc
+    raise VerifyError(f"profile {name} changed since its environment was built, so `onboard shell` would "
+                      "build it first", _build_hint(name))
+
+
+def _read_stale(directory: str) -> str:
+    try:
+        with open(os.path.join(directory, cache.STALE), encoding="utf-8") as fh:
+            return fh.read().strip()
+    except OSError:
+        return ""
+
+
+def _profile_doc(profile: Any, root: Optional[str]) -> dict:
+    """The profile after `extends`, without the machine's paths."""
+    if profile is None:
+        return {}
+    d = asdict(profile)
+    for k in ("path", "sources", "warnings", "extends"):
+        d.pop(k, None)
+    py = d.get("python")
+    if isinstance(py, dict):
+        for k in ("selection", "lock_inputs"):
+            py.pop(k, None)
+        for k in ("lock", "requirements"):
+            if py.get(k) and root and os.path.isabs(py[k]):
+                py[k] = os.path.relpath(py[k], root)
+    return json.loads(json.dumps(d, default=str))
+
+
+def _rendered(loc: Located) -> dict[str, str]:
+    from onboard.core.profiles.build import rendered_digest
+    from onboard.core.profiles.render import render_profile
+
+    if loc.profile is None:
+        return {}
+    files = render_profile(loc.profile)
+    if rendered_digest(files) != loc.manifest.rendered:
+        return {}  # the profile moved on since this environment was built
+    return {rel: hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest() for rel, text in sorted(files.items())}
+
+
+@dataclass
+class Result:
+    record: dict
+    store_problems: dict[str, str]
+    venv_problems: list[str]
+    notes: list[str]
+
+    @property
+    def intact(self) -> bool:
+        return not self.store_problems and not self.venv_problems
+
+
+def make_record(loc: Located, check: bool = True) -> Result:
+    """The record of `loc`'s environment; with `check`, Nix verifies the closure's contents
+    (in parallel with the closure query) and the venv is checked against the lock."""
+    from onboard.core.python import venv as pyvenv
+
+    m = loc.manifest
+    roots = [p for p in m.store_paths if p]
+    missing = [p for p in roots if not os.path.exists(p)]
+    if missing or not roots:
+        raise VerifyError(f"the environment of profile {loc.name} is gone from the store ({', '.join(missing)})",
+                          _build_hint(loc.name))
+    query = nixstore.start_closure(roots)
+    verifier = nixstore.Verifier(roots).start() if check else None
+    closure = nixstore.finish_closure(query, roots)
+    store_problems = verifier.finish(sorted(closure.paths)) if verifier else {}
+    override = m.override
+    pin = asdict(loc.profile.nixpkgs) if loc.profile is not None else {}
+    pin["override"] = nixstore.hash_path(override) if override and os.path.isdir(override) else ""
+    plan = pyvenv.read_plan(loc.directory)
+    python: Optional[dict] = None
+    venv_problems: list[str] = []
+    if plan is not None:
+        rep = check_venv(plan.venv, plan.wheelhouse, plan.lock, editable=bool(plan.editable))
+        python = {"lock": plan.lock, "packages": rep.packages, "files": rep.files}
+        venv_problems = rep.problems
+    record = {
+        "format": MAGIC,
+        "version": RECORD_VERSION,
+        "context": {"onboard": cache.onboard_version(), "nix": m.nixversion or nixstore.nix_version(),
+                    "system_release": os.uname().release},
+        "system": cache.system_id(),
+        "profile": {"name": loc.name, "resolved": _profile_doc(loc.profile, loc.root)},
+        "rendered": {"digest": m.rendered, "files": _rendered(loc)},
+        "pin": pin,
+        "shell": {"backend": m.backend, "outputs": roots, "drv": [closure.derivers.get(r, "") for r in roots]},
+        "closure": closure.paths,
+        "python": python,
+        "environment": {"generation": loc.generation or None, "fallback": bool(loc.fallback),
+                        "fallback_reason": loc.fallback},
+        "local": {"project": loc.root or "", "directory": loc.directory, "profile_file": m.profile,
+                  "override": override, "venv": plan.venv if plan else "", "built": m.built,
+                  "recorded": time.time(), "notes": loc.notes,
+                  "check": {"done": check, "store": store_problems, "venv": venv_problems}},
+    }
+    return Result(record, store_problems, venv_problems, loc.notes)
+
+
+def dumps(record: dict) -> str:
+    return json.dumps(record, indent=2, sort_keys=True) + "\n"
+
+
+def load_record(path: str) -> dict:
+    """A record written by `onboard verify --out`. Raises VerifyError (code 2) for anything else."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            doc = json.load(fh)
+    except OSError as exc:
+        raise VerifyError(f"cannot read {path}: {exc.strerror or 'unreadable'}", "name a record file", code=2)
+    except ValueError:
+        raise VerifyError(f"{path} is not JSON, so not a record of onboard verify",
+                          "make one with `onboard verify --out FILE`", code=2) from None
+    if isinstance(doc, dict) and doc.get("command") == "verify" and isinstance(doc.get("record"), dict):
+        doc = doc["record"]  # the --json envelope of a record
+    if not isinstance(doc, dict) or doc.get("format") != MAGIC:
+        raise VerifyError(f"{path} is not a record of onboard verify", "make one with `onboard verify --out FILE`",
+                          code=2)
+    version = doc.get("version")
+    if not isinstance(version, int) or version < 1:
+        raise VerifyError(f"{path} has no record version onboard knows", "make it again with `onboard verify --out FILE`",
+                          code=2)
+    if version > RECORD_VERSION:
+        raise VerifyError(f"{path} is a record of version {version}, newer than this onboard reads ({RECORD_VERSION})",
+                          "upgrade onboard to compare against it", code=2)
+    for key in ("closure", "pin", "profile"):
+        if not isinstance(doc.get(key), dict):
+            raise VerifyError(f"{path} is not a complete record (no {key})", "make it again with `onboard verify --out FILE`",
+                              code=2)
+    return doc
+
+
+def write_record(path: str, record: dict) -> None:
+    from onboard.core.engine.fsutil import atomic_write
+
+    atomic_write(path, dumps(record).encode("utf-8"), mode=0o644)
