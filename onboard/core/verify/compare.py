@@ -146,7 +146,11 @@ def compare(here: dict, there: dict, strict: bool = False) -> Comparison:
     elif ra.get("digest") != rb.get("digest"):
         c.differences.append(Difference("profile", "rendered files", str(ra.get("digest", ""))[:16],
                                         str(rb.get("digest", ""))[:16]))
-    c.differences += _python(here.get("python"), there.get("python"), c.notes)
+    py = _python(here.get("python"), there.get("python"), c.notes)
+    if any(d.group == "lock" for d in py):  # what the lock renders is said as the lock
+        c.differences = [d for d in c.differences
+                         if not d.what.startswith(("rendered file python.nix", "rendered file python/"))]
+    c.differences += py
     c.differences += _store(here.get("closure") or {}, there.get("closure") or {})
     c.differences.sort(key=lambda d: RANKS.index(d.group))
     c.context = _dict_diff("context", "", here.get("context") or {}, there.get("context") or {})
