@@ -124,35 +124,63 @@ def closure(roots: list[str]) -> Closure:
     return finish_closure(start_closure(roots), roots)
 
 
-def _has_store_verify() -> bool:
-    try:
-        r = subprocess.run(_nix("store", "verify", "--help"), capture_output=True, text=True, timeout=30)
-    except (OSError, subprocess.SubprocessError):
-        return False
-    return r.returncode == 0
+def has_store_verify(nixversion: str) -> bool:
+    """`nix store verify` exists from Nix 2.4 on (before: `nix verify`; `nix-store --verify-path` always)."""
+    m = re.search(r"(\d+)\.(\d+)", nixversion)
+    return m is not None and (int(m.group(1)), int(m.group(2))) >= (2, 4)
 
 
 _MODIFIED = re.compile(r"path '(/nix/store/[^']+)' was modified")
 _MISSING = re.compile(r"path '(/nix/store/[^']+)' (?:disappeared|is not valid|does not exist)")
 
 
+def _popen(argv: list[str]) -> subprocess.Popen:
+    return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
 @dataclass
-class Verifier:
-    """Nix's check of the closure's contents, started beside the closure query."""
+class Jobs:
+    """Nix's three questions about an environment, asked side by side: the closure with NAR
+    hashes, the check of its contents, the NAR hash of an overriding package set."""
 
     roots: list[str]
-    proc: Optional[subprocess.Popen] = None
+    query: Optional[subprocess.Popen] = None
+    verify: Optional[subprocess.Popen] = None
+    hashing: Optional[subprocess.Popen] = None
     per_path: bool = False
 
-    def start(self) -> "Verifier":
-        if _has_store_verify():
-            self.proc = subprocess.Popen(_nix("store", "verify", "--no-trust", "-r", *self.roots),
-                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    @classmethod
+    def start(cls, roots: list[str], nixversion: str, override: str = "", check: bool = True) -> "Jobs":
+        j = cls(roots)
+        j.query = start_closure(roots)
+        if check and has_store_verify(nixversion):
+            j.verify = _popen(_nix("store", "verify", "--no-trust", "-r", *roots))
         else:
-            self.per_path = True
-        return self
+            j.per_path = check
+        if override and os.path.isdir(override):
+            j.hashing = _popen(_nix("hash", "path", "--type", "sha256", "--base64", override))
+        return j
 
-    def finish(self, paths: list[str]) -> dict[str, str]:
+    def kill(self) -> None:
+        for p in (self.query, self.verify, self.hashing):
+            if p is not None and p.poll() is None:
+                p.kill()
+                p.communicate()
+
+    def closure(self) -> Closure:
+        assert self.query is not None
+        return finish_closure(self.query, self.roots)
+
+    def override_hash(self) -> str:
+        if self.hashing is None:
+            return ""
+        out, _err = self.hashing.communicate()
+        if self.hashing.returncode != 0:
+            raise NixError("Nix could not hash the package set ONBOARD_NIXPKGS_OVERRIDE names",
+                           "point ONBOARD_NIXPKGS_OVERRIDE at a readable directory")
+        return "sha256-" + out.strip()
+
+    def problems(self, paths: list[str]) -> dict[str, str]:
         """store path -> what is wrong with it (empty when the closure is intact)."""
         bad: dict[str, str] = {}
         if self.per_path:
@@ -161,8 +189,9 @@ class Verifier:
                 if r.returncode != 0:
                     bad[p] = "its contents do not match the NAR hash the store recorded"
             return bad
-        assert self.proc is not None
-        _out, err = self.proc.communicate()
+        if self.verify is None:
+            return bad
+        _out, err = self.verify.communicate()
         for line in err.splitlines():
             m = _MODIFIED.search(line)
             if m:
@@ -171,7 +200,7 @@ class Verifier:
             m = _MISSING.search(line)
             if m:
                 bad[m.group(1)] = "it is missing from the store"
-        if self.proc.returncode != 0 and not bad:
+        if self.verify.returncode != 0 and not bad:
             bad["(closure)"] = "Nix could not check it: " + (err.strip().splitlines() or ["no reason given"])[-1]
         return bad
 
@@ -182,11 +211,3 @@ def nix_version() -> str:
     except (OSError, subprocess.SubprocessError):
         return ""
     return r.stdout.strip()
-
-
-def hash_path(path: str) -> str:
-    """The NAR hash (SRI) of a directory outside the store (a nixpkgs checkout named by the override)."""
-    r = subprocess.run(_nix("hash", "path", "--type", "sha256", "--base64", path), capture_output=True, text=True)
-    if r.returncode != 0:
-        raise NixError(f"Nix could not hash {path}", "point ONBOARD_NIXPKGS_OVERRIDE at a readable directory")
-    return "sha256-" + r.stdout.strip()

@@ -43,6 +43,7 @@ class Located:
     profile: Any = None  # the loaded Profile (None when it cannot be loaded: a fallback)
     generation: int = 0  # held at this generation
     fallback: str = ""  # why the last good environment stands in ("" when it is the current one)
+    jobs: Optional[nixstore.Jobs] = None  # Nix's questions, asked as soon as the manifest was read
     notes: list[str] = field(default_factory=list)
 
 
@@ -75,8 +76,27 @@ def _current_key(profile: Any, root: Optional[str], m: cache.Manifest) -> str:
     return key_of(now)
 
 
-def locate(name: Optional[str], project: Optional[str]) -> Located:
-    """The environment `onboard shell [NAME]` would load now. Raises VerifyError."""
+def locate(name: Optional[str], project: Optional[str], check: bool = True) -> Located:
+    """The environment `onboard shell [NAME]` would load now, with Nix already asked about it
+    (while the profile loads). Raises VerifyError."""
+    started: list[nixstore.Jobs] = []
+    try:
+        loc = _locate(name, project, check, started)
+    except BaseException:
+        for j in started:
+            j.kill()
+        raise
+    loc.jobs = started[0] if started else None
+    return loc
+
+
+def _prestart(m: Optional[cache.Manifest], check: bool, started: list[nixstore.Jobs]) -> None:
+    roots = [p for p in (m.store_paths if m else []) if p]
+    if m is not None and roots and all(os.path.exists(p) for p in roots):
+        started.append(nixstore.Jobs.start(roots, m.nixversion, m.override, check))
+
+
+def _locate(name: Optional[str], project: Optional[str], check: bool, started: list[nixstore.Jobs]) -> Located:
     from pathlib import Path
 
     from onboard.core.profiles.build import last_good, location
@@ -94,15 +114,20 @@ def locate(name: Optional[str], project: Optional[str]) -> Located:
             raise VerifyError("no profile given, and this directory has no active profile",
                               "name one (onboard verify NAME)", code=2)
     dirs = projects.profile_dirs(root)
+    held = cache.hold_of(root) if root else None
+    found = cache.find_in(dirs, name) if cache.valid_name(name) else None
+    if root and held is not None and held[1] == name:
+        directory = cache.generation_dir(root, held[0])
+    else:
+        directory = location(name, root, found or "")
+    m = cache.read_manifest(directory)
+    _prestart(m, check, started)
     profile, load_error = None, ""
     try:
         profile = load_profile(name, dirs=[Path(d) for d in dirs])
     except SchemaError as exc:
         load_error = str(exc.problems[0]) if exc.problems else "the profile cannot be loaded"
-    held = cache.hold_of(root) if root else None
     if root and held is not None and held[1] == name:
-        directory = cache.generation_dir(root, held[0])
-        m = cache.read_manifest(directory)
         why = "it was never recorded" if m is None else cache.entry_reason(m, directory, root="root")
         if m is None or why:
             raise VerifyError(f"{root} is held at generation {held[0]} of profile {name}, which cannot be "
@@ -113,9 +138,6 @@ def locate(name: Optional[str], project: Optional[str]) -> Located:
         if profile is None or _current_key(profile, root, m) != m.key:
             loc.notes.append(f"the profile changed since generation {held[0]}; this records the generation")
         return loc
-    found = cache.find_in(dirs, name) if cache.valid_name(name) else None
-    directory = location(name, root, (profile.path if profile else found) or "")
-    m = cache.read_manifest(directory)
     if m is None or not os.path.isfile(os.path.join(directory, cache.ENV_SH)):
         if load_error:
             raise VerifyError(f"cannot load profile {name}: {load_error}", "fix the profile (onboard profiles validate)")
@@ -196,13 +218,16 @@ def make_record(loc: Located, check: bool = True) -> Result:
     if missing or not roots:
         raise VerifyError(f"the environment of profile {loc.name} is gone from the store ({', '.join(missing)})",
                           _build_hint(loc.name))
-    query = nixstore.start_closure(roots)
-    verifier = nixstore.Verifier(roots).start() if check else None
-    closure = nixstore.finish_closure(query, roots)
-    store_problems = verifier.finish(sorted(closure.paths)) if verifier else {}
-    override = m.override
-    pin = asdict(loc.profile.nixpkgs) if loc.profile is not None else {}
-    pin["override"] = nixstore.hash_path(override) if override and os.path.isdir(override) else ""
+    jobs = loc.jobs if loc.jobs is not None and loc.jobs.roots == roots else \
+        nixstore.Jobs.start(roots, m.nixversion, m.override, check)
+    try:
+        closure = jobs.closure()
+        store_problems = jobs.problems(sorted(closure.paths))
+        override = m.override
+        pin = asdict(loc.profile.nixpkgs) if loc.profile is not None else {}
+        pin["override"] = jobs.override_hash()
+    finally:
+        jobs.kill()
     plan = pyvenv.read_plan(loc.directory)
     python: Optional[dict] = None
     venv_problems: list[str] = []
