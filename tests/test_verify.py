@@ -230,3 +230,25 @@ def test_the_venv_is_checked_file_by_file_and_the_lock_compared(home, pyproj, tm
     assert {d["group"] for d in diffs} <= {"lock", "python package", "package", "store path"}, diffs
     assert ("python package", "tinybeta", "2.0", "") in [(d["group"], d["what"], d["here"], d["there"]) for d in diffs]
     assert home.onboard(p, "verify", "py").returncode == 0, "a fresh venv for the new lock is intact"
+
+
+def test_a_fallback_and_a_held_generation_are_said(home, tmp_path):
+    a = home.project("a")
+    home.build(a)
+    web = a / "profiles" / "web.yaml"
+    web.write_text(standin.WEB + "packages: [\n")  # does not load: the shell falls back
+    assert home.onboard(a, "shell", "web", "--", "true").returncode == 0
+    r = home.onboard(a, "verify", "web")
+    assert r.returncode == 0, r.stderr
+    assert "last good environment" in r.stderr and "ONBOARD_ENV_STALE=1" in r.stderr
+    web.write_text(standin.WEB)
+    assert home.onboard(a, "switch", "web").returncode == 0
+    web.write_text(standin.WEB.replace("[postgresql_16, redis]", "[postgresql_16]"))
+    assert home.onboard(a, "switch", "web").returncode == 0
+    assert home.onboard(a, "rollback").returncode == 0
+    r = home.onboard(a, "--json", "verify")
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert doc["record"]["environment"]["generation"] == 1
+    assert any(p.endswith("-redis-7.2.4") for p in doc["record"]["closure"])
+    assert "held at generation 1" in r.stderr
