@@ -53,6 +53,9 @@ _DAEMON = "a daemon-mode install chowns /nix/store to the nixbld group and build
 REAL_ROOT_TESTS = {
     "tests/test_install_e2e.py::test_daemon_mode_without_init_system": _DAEMON,
     "tests/test_install_kill.py::test_daemon_mode_killed_then_resumed_and_uninstalled": _DAEMON,
+    "tests/test_install_kill.py::test_daemon_killed_at_its_spawn_is_found_again_by_rerun_and_uninstall": _DAEMON,
+    "tests/test_install_e2e.py::test_daemon_mode_with_the_distributions_nixbld_group_restores_etc_byte_for_byte":
+        _DAEMON,
     "tests/test_install_e2e.py::test_nix_owned_by_someone_else": "it chowns the test's /nix to nobody (uid 65534)",
     "tests/test_doctor_checks.py::test_nix_dir_ownership": "it chowns a fake /nix to uid 4242",
     "tests/test_doctor_machine.py::test_existing_nix_daemon_by_socket_and_by_config":
