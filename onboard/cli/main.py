@@ -33,6 +33,8 @@ COMMANDS: dict[str, str] = {
     "envrc": "onboard.cli.cmd_envrc",
     "lock": "onboard.cli.cmd_lock",
     "verify": "onboard.cli.cmd_verify",
+    "export": "onboard.cli.cmd_export",
+    "import": "onboard.cli.cmd_import",
     "tui": "onboard.cli.cmd_tui",
 }
 
