@@ -158,7 +158,10 @@ def _rmtree(path: Path) -> None:
 
 
 def _needs_host_tmp(cwd: Optional[str]) -> bool:
-    places = [cwd or os.getcwd(), __file__, sys.executable, sys.prefix, sys.base_prefix]
+    # and every import path (a venv may see the test dependencies of a checkout in /tmp
+    # through a .pth file)
+    places = [cwd or os.getcwd(), __file__, sys.executable, sys.prefix, sys.base_prefix,
+              *(p for p in sys.path if p)]
     for p in places:
         real = os.path.realpath(p)
         if real == "/tmp" or real.startswith("/tmp/"):
