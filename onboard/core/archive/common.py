@@ -37,14 +37,9 @@ def nix(argv: list[str], what: str) -> str:
 
 
 def dir_bytes(directory: str) -> int:
-    total = 0
-    for base, _dirs, files in os.walk(directory):
-        for f in files:
-            try:
-                total += os.lstat(os.path.join(base, f)).st_size
-            except OSError:
-                pass
-    return total
+    from onboard.core.engine.fsutil import tree_size
+
+    return tree_size(directory)
 
 
 def read_manifest(directory: str) -> dict:

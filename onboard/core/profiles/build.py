@@ -109,8 +109,10 @@ def _lookup(m: cache.Manifest, profile: Profile, project: Optional[str], dirs: O
         m.dirs = []  # loaded by path, not by name: nothing to look up again
 
 
-def _identity(m: cache.Manifest, profile: Profile, project: Optional[str], backend: str, prog: str,
+def fill_identity(m: cache.Manifest, profile: Profile, project: Optional[str], backend: str, prog: str,
               ident: tuple[str, int, int], known: Optional[cache.Manifest] = None) -> None:
+    """Fill `m` with the identity `profile` has now (and its key), as a build records it;
+    `known`'s Nix version is reused while the Nix binary's stat is the same."""
     from onboard.core.profiles.render import render_profile
 
     m.name = profile.name
@@ -145,7 +147,7 @@ def _same_identity(profile: Profile, project: Optional[str], m: cache.Manifest, 
         return False
     now = cache.Manifest()
     try:
-        _identity(now, profile, project, m.backend, prog, ident, known=m)
+        fill_identity(now, profile, project, m.backend, prog, ident, known=m)
     except OSError:
         return False
     if now.key != m.key:
@@ -244,7 +246,7 @@ def _build_locked(profile: Profile, directory: str, root: Optional[str], dirs: O
             except OSError as exc:
                 raise EnvError(f"cannot read {path}: {exc.strerror}", "restore the file or fix the profile")
         m = cache.Manifest()
-        _identity(m, profile, root, backend, prog, ident)
+        fill_identity(m, profile, root, backend, prog, ident)
         if backend == "flake":
             model, store_paths = build_flake(name, directory, cache.which("nix") or "nix", override,
                                              emit, action_id)

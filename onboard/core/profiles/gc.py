@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Optional
 
+from onboard.core.engine.fsutil import tree_size
 from onboard.core.events import Emitter, LogLine, Notice, discard
 from onboard.core.profiles import cache, generations
 from onboard.core.profiles.generations import Generation
@@ -151,7 +152,7 @@ def plan_gc(older_than: Optional[float] = None, now: Optional[float] = None, siz
         elif m.project and not os.path.isdir(m.project):
             plan.stale_envs.append(StaleEnv(name, d, f"its project {m.project} is gone", list(m.store_paths)))
     if only is None:  # venvs are shared by lock identity: only a store-wide gc knows which are unused
-        plan.venvs = [UnusedVenv(v, _tree_size(v) if sizes else 0) for v in unused_venvs(plan, now)]
+        plan.venvs = [UnusedVenv(v, tree_size(v) if sizes else 0) for v in unused_venvs(plan, now)]
     return plan
 
 
@@ -197,17 +198,6 @@ def unused_venvs(plan: GcPlan, now: float) -> list[str]:
         if path not in used and not young and os.path.isdir(path) and not os.path.islink(path):
             out.append(path)
     return out
-
-
-def _tree_size(path: str) -> int:
-    total = 0
-    for d, _dirs, files in os.walk(path):
-        for f in files:
-            try:
-                total += os.lstat(os.path.join(d, f)).st_size
-            except OSError:
-                pass
-    return total
 
 
 def _try_lock(directory: str) -> "int | None | bool":

@@ -53,27 +53,15 @@ def _build_hint(name: str) -> str:
 
 def _current_key(profile: Any, root: Optional[str], m: cache.Manifest) -> str:
     """The identity the profile has now, computed as the build computes it, writing nothing."""
-    from onboard.core.profiles.build import key_of, rendered_digest
-    from onboard.core.profiles.nixrun import nix_version_text
-    from onboard.core.profiles.render import render_profile
+    from onboard.core.profiles.build import fill_identity
 
-    now = cache.Manifest()
-    now.name = profile.name
-    now.profile = os.path.realpath(profile.path) if profile.path else ""
-    now.project = root or ""
-    now.sources = [os.path.realpath(s) for s in profile.sources]
-    now.rendered = rendered_digest(render_profile(profile))
-    now.version = cache.onboard_version()
-    now.system = cache.system_id()
-    now.override = os.environ.get(cache.OVERRIDE_VAR, "")
-    now.backend = m.backend
-    ident = cache.program_identity(m.nix_prog or "nix")
+    prog = m.nix_prog or "nix"
+    ident = cache.program_identity(prog)
     if ident is None:
         return ""
-    now.nix_path = ident[0]
-    same = (m.nix_path, m.nix_mtime_ns, m.nix_size) == ident
-    now.nixversion = m.nixversion if same and m.nixversion else nix_version_text(ident[0])
-    return key_of(now)
+    now = cache.Manifest()
+    fill_identity(now, profile, root, m.backend, prog, ident, known=m)
+    return now.key
 
 
 def locate(name: Optional[str], project: Optional[str], check: bool = True) -> Located:
