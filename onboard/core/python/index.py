@@ -67,12 +67,9 @@ def _fetch(url: str) -> str:
 
 
 def _cache_root() -> str:
-    override = os.environ.get("ONBOARD_CACHE_DIR")
-    if override:
-        return os.path.join(override, "python-index")
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    base = xdg if xdg and os.path.isabs(xdg) else os.path.expanduser("~/.cache")
-    return os.path.join(base, "onboard", "python-index")
+    from onboard.core import paths
+
+    return str(paths.cache_dir() / "python-index")
 
 
 def cache_path(lock: Lock, indexes: list[str]) -> Optional[str]:

@@ -126,12 +126,9 @@ def uv_clean_env(cache_dir: str) -> dict[str, str]:
 
 
 def _cache_dir() -> str:
-    override = os.environ.get("ONBOARD_CACHE_DIR")
-    if override:
-        return os.path.join(override, "uv")
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    base = xdg if xdg and os.path.isabs(xdg) else os.path.expanduser("~/.cache")
-    return os.path.join(base, "onboard", "uv")
+    from onboard.core import paths
+
+    return str(paths.cache_dir() / "uv")
 
 
 def _run(argv: list[str], env: dict[str, str], what: str) -> None:
