@@ -44,6 +44,7 @@ from onboard.core.nixinstall.actions.nixpkgs_config import NixpkgsConfig
 from onboard.core.nixinstall.actions.systemd_units import SystemdUnits
 from tests.conftest import have
 from tests.support import tree
+from tests.support.standin import BASE, STANDIN
 
 ROOT = Path(__file__).resolve().parent.parent
 #: what the engine itself writes (receipts, backups, the lock): not part of the scratch tree
@@ -85,6 +86,8 @@ class Example:
     namespace: str = ""
     slow: bool = False
     served: dict[str, bytes] = field(default_factory=dict)  # url path -> bytes (a local HTTP server)
+    #: environment variables the example runs with (t -> {name: value})
+    env: Callable[[Path], dict[str, str]] = lambda t: {}
 
 
 DAEMON = ("import socket, sys, time\n"
@@ -113,6 +116,14 @@ def _fake_systemctl(t: Path) -> None:
     bindir.mkdir(exist_ok=True)
     (bindir / "systemctl").write_text("#!/bin/sh\nexit 0\n")
     (bindir / "systemctl").chmod(0o755)
+
+
+def _env_step(t: Path) -> Action:
+    from onboard.core.profiles.build import location
+    from onboard.core.profiles.env_step import BuildProfileEnv
+
+    project = str(t / "project")
+    return BuildProfileEnv(profile="base", project=project, directory=location("base", project))
 
 
 EXAMPLES: dict[str, Example] = {
@@ -159,6 +170,11 @@ EXAMPLES: dict[str, Example] = {
                                                              name="onboard-contract-daemon")],
                               # the daemon's directories belong to the Nix tree, not to it
                               setup=_seed({"run/": "/", "log/": "/"})),
+    # a real build of a stand-in profile; Nix's own caches go outside the compared trees
+    "profile-env": Example(build=lambda t: [_env_step(t)], setup=_seed({"project/profiles/base.yaml": BASE}),
+                           env=lambda t: {"XDG_CACHE_HOME": str(t.parent / "cache"),
+                                          "ONBOARD_NIXPKGS_OVERRIDE": str(STANDIN)},
+                           needs=("nix",)),
     "group": Example(build=lambda t: [CreateGroup(name="nixbld", gid=30000)],
                      namespace="plan", needs=("unshare", "groupadd"), slow=True),
     "build-users": Example(build=lambda t: [CreateGroup(name="nixbld", gid=30000),
@@ -256,6 +272,8 @@ def _run_local(kind: str, ex: Example, t: Path, home: Path, monkeypatch) -> None
     t.mkdir()
     ex.setup(t)
     (home / STATE).mkdir(parents=True, exist_ok=True)
+    for k, v in ex.env(t).items():
+        monkeypatch.setenv(k, v)
     if (t.parent / "bin").is_dir():
         monkeypatch.setenv("PATH", f"{t.parent / 'bin'}{os.pathsep}{os.environ['PATH']}")
     server = None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from onboard.core.choices import COMPONENTS, LOADERS, Choices, ChoicesError
+from onboard.core.choices import COMPONENTS, LOADERS, Choices, ChoicesError, complete
 from onboard.core.integrations.editors.registry import IDS as EDITOR_IDS
 from onboard.core.modes import INIT_IDS, MODES
 
@@ -26,6 +26,9 @@ def add_choice_args(p: argparse.ArgumentParser, *, default_mode: str = "single")
                    help="comma-separated extras: " + ",".join(COMPONENTS) +
                         f" ({' or '.join(LOADERS)} hooks; {', '.join(EDITOR_IDS)} editor configs)")
     g.add_argument("--profile", metavar="NAME", help="the team profile to set up")
+    g.add_argument("--no-profile", action="store_true", default=None,
+                   help="do not build the profile's environment as the plan's last step "
+                        "(`onboard shell NAME` builds it on first entry)")
     g.add_argument("--project", metavar="DIR", help="project directory for .envrc and editor files")
     g.add_argument("--allow-unfree", metavar="LIST", default="",
                    help="comma-separated unfree packages to allow, one by one")
@@ -65,34 +68,17 @@ def choices_from_args(args: Any) -> Choices:
         c.skip_readonly = True
     if c.sha256:
         c.sha256 = c.sha256.lower()
-    if not c.project_dir and not c.demo_dir:
-        # the project this command runs in, as `onboard envrc` and `onboard shell` find it
-        from onboard.core.project import find_root
-
-        c.project_dir = find_root() or ""
-    if not c.demo_dir:
-        _apply_team_config(args, c)
-    c.validate()
-    return c
-
-
-def _apply_team_config(args: Any, c: Choices) -> None:
-    """Team defaults fill only what the command line left open."""
-    from pathlib import Path
-
-    from onboard.core.schema import SchemaError
-    from onboard.core.teamconfig import apply_to_choices, load_team_config
-
+    if getattr(args, "no_profile", False):
+        c.build_env = False
     keep = {name for attr, name in (("mode", "mode"), ("tarball", "tarball"), ("sha256", "sha256"),
                                     ("nix_version", "nix_version"), ("profile", "profile"),
                                     ("components", "components"))
             if getattr(args, attr, None)}
-    start = Path(c.project_dir) if c.project_dir else None
-    try:
-        team = load_team_config(start=start, path=getattr(args, "team_config", None))
-        apply_to_choices(team, c, keep=keep)
-    except SchemaError as exc:
-        raise ChoicesError("the team config has problems:\n" + str(exc)) from None
+    # the project this command runs in (as `onboard envrc` and `onboard shell` find it), then
+    # the team config: the same core call as the terminal UI's
+    complete(c, keep=keep, team_path=getattr(args, "team_config", None))
+    c.validate()
+    return c
 
 
 def choice_error(exc: ChoicesError, out: Any) -> int:

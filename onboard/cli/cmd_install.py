@@ -82,6 +82,14 @@ def run(args: argparse.Namespace, out: Output) -> int:
     from onboard.core.engine.plan import undo_run
 
     def on_failure(outcome: Outcome, reporter: Reporter) -> bool:
+        if outcome.failed_action.startswith("profile-env:"):
+            # everything before the build is in place and stays: only the build is retried
+            done = sum(1 for e in (outcome.receipt.entries if outcome.receipt else []) if e.state == "done")
+            out.error(f"the environment of profile {choices.profile} could not be built; the {done} "
+                      "step(s) before it are done and stay (Nix and the hooks are in place)",
+                      "fix the cause above, then retry the build: run the same command again (done steps "
+                      f"are checked, not redone), or `onboard shell {choices.profile}`")
+            return True
         if args.keep_failed:
             return False
         out.info("undoing what this run changed, so nothing is left half-installed ...")
@@ -96,34 +104,6 @@ def run(args: argparse.Namespace, out: Output) -> int:
 
     rc = run_plan(plan, out, question="Install Nix with these changes?" if choices.mode != "skip" else "Apply these changes?",
                   on_failure=on_failure, root_reason=_nix_root_reason(plan))
-    if rc == 0 and not out.dry_run and choices.profile:
-        rc = _prepare_profile(choices.profile, plan, out)
+    if rc == 0 and not out.dry_run and not out.json and choices.profile and choices.build_env:
+        out.info(f"profile {choices.profile!r} is ready: `onboard shell {choices.profile}`")
     return rc
-
-
-def _prepare_profile(name: str, plan: Plan, out: Output) -> int:
-    """After a good install: build the profile's shell when the profiles capability is here."""
-    import os
-
-    from onboard.core.nixinstall import layout
-    from onboard.core.profiles.build import ensure_env
-    from onboard.core.profiles.loader import load_profile
-
-    mode = (plan.meta.get("nix") or {}).get("mode", "")
-    profile_bin = (layout.DEFAULT_PROFILE if mode == "daemon" else layout.user_profile(layout.who().user)) + "/bin"
-    if os.path.isdir(profile_bin):
-        os.environ["PATH"] = profile_bin + os.pathsep + os.environ.get("PATH", "")
-        if mode == "daemon":
-            os.environ.setdefault("NIX_REMOTE", "daemon")
-    reporter = out.reporter()
-    try:
-        result = ensure_env(load_profile(name), emit=reporter)
-    except Exception as exc:  # the install itself succeeded: say what failed and how to retry
-        reporter.close()
-        out.error(f"Nix is installed, but preparing the profile {name!r} failed: {exc}",
-                  f"run `onboard shell {name}` to try again")
-        return 1
-    reporter.close()
-    if not out.json:
-        out.info(f"profile {name!r} is ready: `onboard shell {name}` ({getattr(result, 'env_sh', '')})")
-    return 0

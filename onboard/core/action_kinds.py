@@ -13,6 +13,7 @@ from types import ModuleType
 
 from onboard.core.actions import blocks, commands, files
 from onboard.core.integrations.actions import direnv_allow, generated_file, jsonc_edit, plan_note, systemd_user_units
+from onboard.core.profiles import env_step
 from onboard.core.nixinstall.actions import (build_group, build_users, daemon_process, fetch_tarball, load_db,
                                              nix_conf_block, nix_profile, nix_tree, nixpkgs_config, self_test,
                                              shell_rc_block, store_paths, systemd_units, unpack_release)
@@ -25,6 +26,8 @@ MODULES: tuple[ModuleType, ...] = (
     nix_conf_block, nixpkgs_config, self_test, build_group, build_users, systemd_units, daemon_process,
     # shell, direnv and editor integration
     jsonc_edit, generated_file, direnv_allow, systemd_user_units, plan_note,
+    # the profile's environment
+    env_step,
 )
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable, Optional
 
 from onboard.core.integrations.editors.registry import IDS as EDITOR_IDS
 from onboard.core.modes import INIT_IDS, MODE_IDS
@@ -35,6 +35,8 @@ class Choices:
     demo_dir: str = ""  # plan only harmless demo changes inside this directory
     build_users: int = 32  # daemon mode: how many nixbld build users (the official default is 32)
     skip_readonly: bool = False  # leave read-only files alone (the plan says which) instead of stopping
+    #: build the profile's environment as the plan's last step (--no-profile: no)
+    build_env: bool = True
     #: what the team config filled in ({field: value}); a field named here was not asked for by
     #: the user, so the planner may keep a Nix that is already here instead of replacing it
     team_applied: dict[str, Any] = field(default_factory=dict)
@@ -91,3 +93,31 @@ class Choices:
 
 
 _FIELDS = frozenset(f.name for f in fields(Choices))
+
+
+_LOAD: Any = object()
+
+
+def complete(c: Choices, keep: Iterable[str] = (), team_path: Optional[str] = None,
+             team: Any = _LOAD) -> Choices:
+    """What every front end does with the user's answers before planning, so the same answers
+    and team config give the same plan from the command line and the terminal UI: the
+    project folder defaults to the checkout this runs in, and the team config (found from it,
+    or `team_path`, or an already loaded `team`) fills what is still open, recording what it
+    filled in `team_applied`. Fields named in `keep` are the user's and stay as they are."""
+    if not c.project_dir and not c.demo_dir:
+        from onboard.core.project import find_root
+
+        c.project_dir = find_root() or ""
+    if c.demo_dir:
+        return c
+    from onboard.core.schema import SchemaError
+    from onboard.core.teamconfig import apply_to_choices, load_team_config
+
+    try:
+        if team is _LOAD:
+            team = load_team_config(start=Path(c.project_dir) if c.project_dir else None, path=team_path)
+        apply_to_choices(team, c, keep=keep)
+    except SchemaError as exc:
+        raise ChoicesError("the team config has problems:\n" + str(exc)) from None
+    return c

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Optional
 
 from onboard.core.actions.blocks import MarkedBlock
 from onboard.core.actions.files import EnsureDirectory, WriteFile
 from onboard.core.choices import Choices
+from onboard.core.engine.action import Action
 from onboard.core.engine.plan import Plan
 from onboard.core.nixinstall.errors import PlanningError
 
@@ -111,6 +113,32 @@ def _build_plan(choices: Choices) -> Plan:
         plan.extend(part)
         plan.meta.update({k: v for k, v in part.meta.items() if k not in plan.meta})
         titles.append(", ".join(choices.components))
+    step = _env_step(choices, plan)
+    if step is not None:
+        plan.add(step)
+        if step.changes_machine:
+            titles.append(f"the environment of profile {choices.profile}")
     if titles:
         plan.title = " + ".join(titles)
     return plan
+
+
+def _env_step(choices: Choices, plan: Plan) -> Optional[Action]:
+    """The last step: build the chosen profile's environment with the Nix this plan installs
+    or keeps (its self-test names that Nix's bin directory)."""
+    if not choices.profile or not choices.build_env:
+        return None
+    from onboard.core.profiles.env_step import plan_step
+
+    bindir, daemon = "", False
+    for action in plan.actions:
+        if action.kind == "nix-self-test":
+            bindir, daemon = str(getattr(action, "bindir", "")), bool(getattr(action, "daemon", False))
+    try:
+        return plan_step(choices.profile, choices.project_dir, bindir, daemon)
+    except ValueError as exc:
+        # the rest of the plan is still good: said in the plan, at the profile's file:line
+        from onboard.core.integrations.actions.plan_note import PlanNote
+
+        return PlanNote(message=f"{exc}\nso this plan does not build it: fix the profile (onboard profiles "
+                                f"validate), then `onboard shell {choices.profile}` builds it", level="warn")
