@@ -80,7 +80,9 @@ def main() -> int:
         env = dict(os.environ, HOME=str(tmp / "home"), XDG_CACHE_HOME=str(tmp / "home/.cache"),
                    XDG_STATE_HOME=str(tmp / "home/.local/state"), NIX_CONFIG=NIX_CONFIG,
                    ONBOARD_NIXPKGS_OVERRIDE=str(pkgs), PYTHONPATH=str(ROOT), NO_COLOR="1")
-        for k in ("ONBOARD_CACHE_DIR", "ONBOARD_STATE_DIR", "CI"):
+        # PYTHONDONTWRITEBYTECODE would recompile every changed module on each run: an
+        # installed onboard has its bytecode
+        for k in ("ONBOARD_CACHE_DIR", "ONBOARD_STATE_DIR", "CI", "PYTHONDONTWRITEBYTECODE"):
             env.pop(k, None)
         print(f"building a profile with {opts.deps} extra dependencies (stand-in package set)...", file=sys.stderr)
         timed([sys.executable, "-m", "onboard", "shell", "web", "--print-env"], env, str(proj))

@@ -146,7 +146,8 @@ def test_vim_keeps_its_defaults_after_install(isolated_home, tmp_path):
 
 
 def test_plain_output_says_a_stall_without_verbose(capsys):
-    from onboard.cli.output import Output, PlainReporter
+    from onboard.cli.output import Output
+    from onboard.cli.reporters import PlainReporter
     from onboard.core.events import ActionProgress
 
     rep = PlainReporter(Output())

@@ -64,7 +64,10 @@ def _global_options(parser: argparse.ArgumentParser, top: bool = True) -> None:
     g.add_argument("--no-color", action="store_true", help="no colours (also: NO_COLOR=1)", **kw)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The command line. With `only` (a command's name), only that command's module is
+    imported: the others are not needed to parse its words, and importing every module
+    costs a noticeable share of a short command's run."""
     import argparse
     import importlib
 
@@ -79,6 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
     _global_options(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, modname in COMMANDS.items():
+        if only is not None and name != only:
+            continue
         mod = importlib.import_module(modname)
         p = sub.add_parser(name, help=mod.HELP, description=getattr(mod, "DESCRIPTION", mod.HELP),
                            formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG)
@@ -86,6 +91,18 @@ def build_parser() -> argparse.ArgumentParser:
         _global_options(p, top=False)
         p.set_defaults(_module=mod, _command=name)
     return parser
+
+
+def _command_word(args_list: list[str]) -> str | None:
+    """The command named on the line (global flags take no values, so it is the first word
+    that is not a flag), or None when there is none or it is unknown (then the full parser
+    lists the commands)."""
+    for word in args_list:
+        if word == "--":
+            return None
+        if not word.startswith("-"):
+            return word if word in COMMANDS else None
+    return None
 
 
 def _stdio_is_tty() -> bool:
@@ -105,11 +122,15 @@ def main(argv: list[str] | None = None) -> int:
         rc = shell_fast(args_list[1:])
         if rc is not None:
             return rc
+    if args_list and args_list[0] == "verify":  # Nix's checks run while the rest starts up
+        from onboard.core.verify.early import start
+
+        start(args_list[1:])
     if not args_list and _stdio_is_tty() and not os.environ.get("CI"):
         from onboard.tui.launch import run_tui
 
         return run_tui()
-    parser = build_parser()
+    parser = build_parser(_command_word(args_list))
     if not args_list:
         parser.print_help()
         return EXIT_OK

@@ -89,7 +89,7 @@ def export_archive(name: Optional[str], out_dir: str, project: Optional[str] = N
     if os.path.exists(out_dir) and (not os.path.isdir(out_dir) or os.listdir(out_dir)):
         raise ArchiveError(f"{out_dir} exists and is not an empty directory", "name a new directory: --out DIR", code=2)
     try:
-        loc = rec.locate(name, project, check=False)
+        loc = rec.locate(name, project, check=False, need_profile=True)
         result = rec.make_record(loc, check=False)
     except rec.VerifyError as exc:
         raise ArchiveError(exc.message, exc.hint, exc.code) from None

@@ -20,6 +20,7 @@ from onboard.core import project as projects
 from onboard.core.events import ActionFailed, ActionFinished, ActionStarted, Emitter, discard
 from onboard.core.profiles import cache
 from onboard.core.profiles.envsh import render_bashrc, render_env_script, render_inputs_script
+from onboard.core.profiles.facts import read_facts, write_facts
 from onboard.core.profiles.nixrun import EnvError, build_flake, build_nix_shell, choose_backend, nix_version_text
 
 if TYPE_CHECKING:
@@ -110,16 +111,18 @@ def _lookup(m: cache.Manifest, profile: Profile, project: Optional[str], dirs: O
 
 
 def fill_identity(m: cache.Manifest, profile: Profile, project: Optional[str], backend: str, prog: str,
-              ident: tuple[str, int, int], known: Optional[cache.Manifest] = None) -> None:
+              ident: tuple[str, int, int], known: Optional[cache.Manifest] = None) -> dict[str, str]:
     """Fill `m` with the identity `profile` has now (and its key), as a build records it;
-    `known`'s Nix version is reused while the Nix binary's stat is the same."""
+    `known`'s Nix version is reused while the Nix binary's stat is the same. Returns the
+    rendered files."""
     from onboard.core.profiles.render import render_profile
 
     m.name = profile.name
     m.profile = os.path.realpath(profile.path) if profile.path else ""
     m.project = project or ""
     m.sources = [os.path.realpath(s) for s in profile.sources]
-    m.rendered = rendered_digest(render_profile(profile))
+    files = render_profile(profile)
+    m.rendered = rendered_digest(files)
     m.version = cache.onboard_version()
     m.system = cache.system_id()
     m.override = os.environ.get(cache.OVERRIDE_VAR, "")
@@ -130,6 +133,7 @@ def fill_identity(m: cache.Manifest, profile: Profile, project: Optional[str], b
     else:
         m.nixversion = nix_version_text(ident[0])
     m.key = key_of(m)
+    return files
 
 
 def _same_identity(profile: Profile, project: Optional[str], m: cache.Manifest, directory: str,
@@ -147,7 +151,7 @@ def _same_identity(profile: Profile, project: Optional[str], m: cache.Manifest, 
         return False
     now = cache.Manifest()
     try:
-        fill_identity(now, profile, project, m.backend, prog, ident, known=m)
+        files = fill_identity(now, profile, project, m.backend, prog, ident, known=m)
     except OSError:
         return False
     if now.key != m.key:
@@ -158,6 +162,9 @@ def _same_identity(profile: Profile, project: Optional[str], m: cache.Manifest, 
         write_rendered(profile, Path(directory, cache.RENDERED))  # unchanged files keep their mtime
         _write_lorri_nix(directory, now.override)
         inputs = [cache.Input.of(p) for p in watched_paths(profile, directory, project)]
+        known = read_facts(directory, m.rendered) or {}  # the same build: the same package set
+        write_facts(directory, profile, project, files, now.rendered, now.override,
+                    override_digest=str(known.get("override_hash", "")))
     except OSError:
         return False
     m.inputs = inputs
@@ -246,7 +253,7 @@ def _build_locked(profile: Profile, directory: str, root: Optional[str], dirs: O
             except OSError as exc:
                 raise EnvError(f"cannot read {path}: {exc.strerror}", "restore the file or fix the profile")
         m = cache.Manifest()
-        fill_identity(m, profile, root, backend, prog, ident)
+        files = fill_identity(m, profile, root, backend, prog, ident)
         if backend == "flake":
             model, store_paths = build_flake(name, directory, cache.which("nix") or "nix", override,
                                              emit, action_id)
@@ -264,6 +271,7 @@ def _build_locked(profile: Profile, directory: str, root: Optional[str], dirs: O
         cache.write_atomic(env_sh, render_env_script(model, name))
         cache.write_atomic(os.path.join(directory, cache.INPUTS_SH), _inputs_script(m))
         cache.write_atomic(os.path.join(directory, cache.BASHRC), render_bashrc(name, env_sh))
+        write_facts(directory, profile, root, files, m.rendered, override)
         # env.sh dates from the input snapshot, not the end of the build: the direnv loader's
         # `input -nt env.sh` then sees an edit made while Nix was building
         os.utime(env_sh, ns=(snapshot_ns, snapshot_ns))

@@ -13,6 +13,7 @@ Layout (a contract: the direnv loader reads it in pure bash):
         gcroot       GC root (a symlink into /nix/store) keeping the environment alive
         manifest     what the environment was built from (its identity, below)
         bashrc       rcfile of the interactive `onboard shell`
+        facts.json   the profile after `extends` and the rendered files' hashes (onboard verify)
         flake/       the rendered flake.nix, flake.lock, shell.nix (+ bin/, python/)
         lorri.nix    what lorri mode evaluates (the rendered shell.nix, override applied)
         stale        present while this is a fallback: why the rebuild failed

@@ -10,7 +10,7 @@ State of a project (a contract: the direnv loader reads `active` and `hold` in p
                           N; removed by `onboard switch`
       generations.json    the history: number, profile, time, store paths, key, current
       generations/<N>/    generation N's environment exactly as it was built: env.sh,
-                          manifest, inputs.sh, bashrc, python-venv (the plan of its locked
+                          manifest, inputs.sh, facts.json, bashrc, python-venv (the plan of its locked
                           Python's venv), and GC roots (root, root-2, ...) holding its
                           closure (the wheelhouse too), so rollback is instant and offline
 
@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Optional
 
 from onboard.core.events import Emitter, Notice, discard
 from onboard.core.profiles import cache
+from onboard.core.profiles.facts import FACTS
 
 if TYPE_CHECKING:
     from onboard.core.profiles.model import Profile
@@ -40,7 +41,7 @@ GENERATIONS_JSON = "generations.json"
 ACTIVE = "active"
 HOLD = "hold"
 ROOTS = "generations"
-ENV_FILES = (cache.ENV_SH, cache.MANIFEST, cache.INPUTS_SH)
+ENV_FILES = (cache.ENV_SH, cache.MANIFEST, cache.INPUTS_SH, FACTS)
 
 
 class GenerationError(Exception):

@@ -101,7 +101,7 @@ def start_closure(roots: list[str]) -> subprocess.Popen:
                             stderr=subprocess.PIPE, text=True)
 
 
-def finish_closure(proc: subprocess.Popen, roots: list[str]) -> Closure:
+def finish_closure(proc: Any, roots: list[str]) -> Closure:
     out, err = proc.communicate()
     if proc.returncode != 0:
         raise NixError(f"Nix could not list the closure: {err.strip().splitlines()[-1:] or ['no reason given']}"[:400],
@@ -144,20 +144,23 @@ class Jobs:
     hashes, the check of its contents, the NAR hash of an overriding package set."""
 
     roots: list[str]
-    query: Optional[subprocess.Popen] = None
-    verify: Optional[subprocess.Popen] = None
-    hashing: Optional[subprocess.Popen] = None
+    query: Optional[Any] = None  # a subprocess.Popen, or early.Spawned (the same calls)
+    verify: Optional[Any] = None
+    hashing: Optional[Any] = None
     per_path: bool = False
+    check: bool = True
+    override: str = ""
 
     @classmethod
-    def start(cls, roots: list[str], nixversion: str, override: str = "", check: bool = True) -> "Jobs":
-        j = cls(roots)
+    def start(cls, roots: list[str], nixversion: str, override: str = "", check: bool = True,
+              hash_override: bool = True) -> "Jobs":
+        j = cls(roots, check=check, override=override)
         j.query = start_closure(roots)
         if check and has_store_verify(nixversion):
             j.verify = _popen(_nix("store", "verify", "--no-trust", "-r", *roots))
         else:
             j.per_path = check
-        if override and os.path.isdir(override):
+        if hash_override and override and os.path.isdir(override):
             j.hashing = _popen(_nix("hash", "path", "--type", "sha256", "--base64", override))
         return j
 
@@ -172,6 +175,8 @@ class Jobs:
         return finish_closure(self.query, self.roots)
 
     def override_hash(self) -> str:
+        if self.hashing is None and self.override and os.path.isdir(self.override):
+            self.hashing = _popen(_nix("hash", "path", "--type", "sha256", "--base64", self.override))
         if self.hashing is None:
             return ""
         out, _err = self.hashing.communicate()
@@ -203,6 +208,18 @@ class Jobs:
         if self.verify.returncode != 0 and not bad:
             bad["(closure)"] = "Nix could not check it: " + (err.strip().splitlines() or ["no reason given"])[-1]
         return bad
+
+
+def take_early(roots: list[str], check: bool, override: str) -> Optional[Jobs]:
+    """The jobs verify/early.py started for exactly these questions, or None."""
+    from onboard.core.verify import early
+
+    for item in early.STARTED:
+        r, c, o, procs = item
+        if r == roots and c == check and o == override:
+            early.STARTED.remove(item)
+            return Jobs(roots, query=procs["query"], verify=procs["verify"], check=check, override=override)
+    return None
 
 
 def nix_version() -> str:

@@ -10,17 +10,15 @@ environment itself.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from onboard.core import project as projects
 from onboard.core.profiles import cache
 from onboard.core.verify import nixstore
-from onboard.core.verify.venvcheck import check_venv
 
 MAGIC = "onboard-verify-record"
 RECORD_VERSION = 1
@@ -45,6 +43,7 @@ class Located:
     fallback: str = ""  # why the last good environment stands in ("" when it is the current one)
     jobs: Optional[nixstore.Jobs] = None  # Nix's questions, asked as soon as the manifest was read
     notes: list[str] = field(default_factory=list)
+    facts: Optional[dict] = None  # what it was built from (profiles/facts.py), when known
 
 
 def _build_hint(name: str) -> str:
@@ -64,12 +63,14 @@ def _current_key(profile: Any, root: Optional[str], m: cache.Manifest) -> str:
     return now.key
 
 
-def locate(name: Optional[str], project: Optional[str], check: bool = True) -> Located:
+def locate(name: Optional[str], project: Optional[str], check: bool = True, need_profile: bool = False) -> Located:
     """The environment `onboard shell [NAME]` would load now, with Nix already asked about it
-    (while the profile loads). Raises VerifyError."""
+    (while the profile loads). Without `need_profile`, an environment whose identity holds
+    (the warm shell's check) is described by the facts its build wrote, and the profile is
+    not loaded (`profile` stays None). Raises VerifyError."""
     started: list[nixstore.Jobs] = []
     try:
-        loc = _locate(name, project, check, started)
+        loc = _locate(name, project, check, started, need_profile)
     except BaseException:
         for j in started:
             j.kill()
@@ -78,18 +79,16 @@ def locate(name: Optional[str], project: Optional[str], check: bool = True) -> L
     return loc
 
 
-def _prestart(m: Optional[cache.Manifest], check: bool, started: list[nixstore.Jobs]) -> None:
+def _prestart(m: Optional[cache.Manifest], check: bool, started: list[nixstore.Jobs], hash_override: bool) -> None:
     roots = [p for p in (m.store_paths if m else []) if p]
     if m is not None and roots and all(os.path.exists(p) for p in roots):
-        started.append(nixstore.Jobs.start(roots, m.nixversion, m.override, check))
+        early = nixstore.take_early(roots, check, m.override)
+        started.append(early or nixstore.Jobs.start(roots, m.nixversion, m.override, check, hash_override))
 
 
-def _locate(name: Optional[str], project: Optional[str], check: bool, started: list[nixstore.Jobs]) -> Located:
-    from pathlib import Path
-
-    from onboard.core.profiles.build import last_good, location
-    from onboard.core.profiles.loader import load_profile
-    from onboard.core.schema import SchemaError
+def _locate(name: Optional[str], project: Optional[str], check: bool, started: list[nixstore.Jobs],
+            need_profile: bool) -> Located:
+    from onboard.core.profiles.facts import read_facts
 
     root = projects.resolve(project)
     if project and (root is None or not os.path.isdir(root)):
@@ -107,15 +106,36 @@ def _locate(name: Optional[str], project: Optional[str], check: bool, started: l
     if root and held is not None and held[1] == name:
         directory = cache.generation_dir(root, held[0])
     else:
-        directory = location(name, root, found or "")
+        directory = cache.env_dir(cache.owner_key(root, found or ""), name)  # as build.location
     m = cache.read_manifest(directory)
-    _prestart(m, check, started)
-    profile, load_error = None, ""
-    try:
-        profile = load_profile(name, dirs=[Path(d) for d in dirs])
-    except SchemaError as exc:
-        load_error = str(exc.problems[0]) if exc.problems else "the profile cannot be loaded"
-    if root and held is not None and held[1] == name:
+    facts = read_facts(directory, m.rendered) if m is not None else None
+    _prestart(m, check, started, hash_override=facts is None or "override_hash" not in facts)
+    is_held = bool(root and held is not None and held[1] == name)
+    if m is not None and not need_profile:
+        if facts is not None and is_held and not cache.entry_reason(m, directory, root="root"):
+            assert held is not None
+            loc = Located(name, directory, m, root, generation=held[0], facts=facts)
+            loc.notes.append(f"the project is held at generation {held[0]} (onboard rollback); "
+                             "`onboard switch` ends the hold")
+            changed = (cache.lookup_reason(m) if m.dirs else "") or cache.inputs_reason(m.inputs)[0]
+            if changed:  # a file changed; the profile may still render the same
+                profile, _ = _load(name, dirs)
+                if profile is None or _current_key(profile, root, m) != m.key:
+                    loc.notes.append(f"the profile changed since generation {held[0]}; this records the generation")
+            return loc
+        elif facts is not None and not is_held and os.path.isfile(os.path.join(directory, cache.ENV_SH)) \
+                and not _read_stale(directory) and not cache.stale_reason(m, directory, refresh=False):
+            return Located(name, directory, m, root, facts=facts)
+    return _located_by_profile(name, root, dirs, directory, m, held if is_held else None)
+
+
+def _located_by_profile(name: str, root: Optional[str], dirs: list[str], directory: str,
+                        m: Optional[cache.Manifest], held: Optional[tuple[int, str]]) -> Located:
+    """`_locate` with the profile loaded: the identity compared by rendering it."""
+    from onboard.core.profiles.build import last_good
+
+    profile, load_error = _load(name, dirs)
+    if held is not None:
         why = "it was never recorded" if m is None else cache.entry_reason(m, directory, root="root")
         if m is None or why:
             raise VerifyError(f"{root} is held at generation {held[0]} of profile {name}, which cannot be "
@@ -146,6 +166,19 @@ def _locate(name: Optional[str], project: Optional[str], check: bool, started: l
                       "build it first", _build_hint(name))
 
 
+def _load(name: str, dirs: list[str]) -> tuple[Any, str]:
+    """(the profile, "") or (None, why it cannot be loaded)."""
+    from pathlib import Path
+
+    from onboard.core.profiles.loader import load_profile
+    from onboard.core.schema import SchemaError
+
+    try:
+        return load_profile(name, dirs=[Path(d) for d in dirs]), ""
+    except SchemaError as exc:
+        return None, str(exc.problems[0]) if exc.problems else "the profile cannot be loaded"
+
+
 def _read_stale(directory: str) -> str:
     try:
         with open(os.path.join(directory, cache.STALE), encoding="utf-8") as fh:
@@ -154,33 +187,22 @@ def _read_stale(directory: str) -> str:
         return ""
 
 
-def _profile_doc(profile: Any, root: Optional[str]) -> dict:
-    """The profile after `extends`, without the machine's paths."""
-    if profile is None:
-        return {}
-    d = asdict(profile)
-    for k in ("path", "sources", "warnings", "extends"):
-        d.pop(k, None)
-    py = d.get("python")
-    if isinstance(py, dict):
-        for k in ("selection", "lock_inputs"):
-            py.pop(k, None)
-        for k in ("lock", "requirements"):
-            if py.get(k) and root and os.path.isabs(py[k]):
-                py[k] = os.path.relpath(py[k], root)
-    return json.loads(json.dumps(d, default=str))
-
-
-def _rendered(loc: Located) -> dict[str, str]:
+def _facts(loc: Located) -> dict[str, Any]:
+    """What `loc`'s environment was built from: its build's facts, or the loaded profile's
+    (whose rendered files count only when they are the ones this environment was built from)."""
+    if loc.facts is not None:
+        return loc.facts
+    if loc.profile is None:
+        return {"profile": {}, "files": {}, "pin": {}}
     from onboard.core.profiles.build import rendered_digest
+    from onboard.core.profiles.facts import facts_of
     from onboard.core.profiles.render import render_profile
 
-    if loc.profile is None:
-        return {}
     files = render_profile(loc.profile)
-    if rendered_digest(files) != loc.manifest.rendered:
-        return {}  # the profile moved on since this environment was built
-    return {rel: hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest() for rel, text in sorted(files.items())}
+    facts = facts_of(loc.profile, loc.root, files, rendered_digest(files))
+    if facts["rendered"] != loc.manifest.rendered:
+        facts["files"] = {}  # the profile moved on since this environment was built
+    return facts
 
 
 @dataclass
@@ -198,8 +220,6 @@ class Result:
 def make_record(loc: Located, check: bool = True) -> Result:
     """The record of `loc`'s environment; with `check`, Nix verifies the closure's contents
     (in parallel with the closure query) and the venv is checked against the lock."""
-    from onboard.core.python import venv as pyvenv
-
     m = loc.manifest
     roots = [p for p in m.store_paths if p]
     missing = [p for p in roots if not os.path.exists(p)]
@@ -212,14 +232,21 @@ def make_record(loc: Located, check: bool = True) -> Result:
         closure = jobs.closure()
         store_problems = jobs.problems(sorted(closure.paths))
         override = m.override
-        pin = asdict(loc.profile.nixpkgs) if loc.profile is not None else {}
-        pin["override"] = jobs.override_hash()
+        facts = _facts(loc)
+        pin = dict(facts["pin"])
+        pin["override"] = facts["override_hash"] if "override_hash" in facts else jobs.override_hash()
     finally:
         jobs.kill()
-    plan = pyvenv.read_plan(loc.directory)
+    plan = None
+    if os.path.isfile(os.path.join(loc.directory, "python-venv")):  # a locked Python's venv plan
+        from onboard.core.python import venv as pyvenv
+
+        plan = pyvenv.read_plan(loc.directory)
     python: Optional[dict] = None
     venv_problems: list[str] = []
     if plan is not None:
+        from onboard.core.verify.venvcheck import check_venv
+
         rep = check_venv(plan.venv, plan.wheelhouse, plan.lock, editable=bool(plan.editable))
         python = {"lock": plan.lock, "packages": rep.packages, "files": rep.files}
         venv_problems = rep.problems
@@ -229,8 +256,8 @@ def make_record(loc: Located, check: bool = True) -> Result:
         "context": {"onboard": cache.onboard_version(), "nix": m.nixversion or nixstore.nix_version(),
                     "system_release": os.uname().release},
         "system": cache.system_id(),
-        "profile": {"name": loc.name, "resolved": _profile_doc(loc.profile, loc.root)},
-        "rendered": {"digest": m.rendered, "files": _rendered(loc)},
+        "profile": {"name": loc.name, "resolved": facts["profile"]},
+        "rendered": {"digest": m.rendered, "files": facts["files"]},
         "pin": pin,
         "shell": {"backend": m.backend, "outputs": roots, "drv": [closure.derivers.get(r, "") for r in roots]},
         "closure": closure.paths,
