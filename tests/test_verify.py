@@ -252,3 +252,59 @@ def test_a_fallback_and_a_held_generation_are_said(home, tmp_path):
     assert doc["record"]["environment"]["generation"] == 1
     assert any(p.endswith("-redis-7.2.4") for p in doc["record"]["closure"])
     assert "held at generation 1" in r.stderr
+
+
+_FAST = """
+import sys
+from onboard.cli.main import main
+rc = main(sys.argv[1:])
+heavy = sorted(m for m in ("yaml", "onboard.core.profiles.loader", "onboard.core.profiles.render") if m in sys.modules)
+print("RC", rc, "HEAVY", ",".join(heavy) or "-")
+"""
+
+
+def _fast(home: Home, p: Path, *args: str) -> tuple[int, str]:
+    r = subprocess.run([sys.executable, "-c", _FAST, *args], capture_output=True, text=True, env=home.env(),
+                       cwd=str(p), timeout=300, stdin=subprocess.DEVNULL)
+    line = [ln for ln in r.stdout.splitlines() if ln.startswith("RC ")][-1].split()
+    return int(line[1]), line[3]
+
+
+def test_a_fresh_environment_is_recorded_from_its_build_without_loading_the_profile(home, tmp_path):
+    """The build's facts.json describes the environment while its identity holds: verify
+    reads no YAML and renders nothing, and its record is the one the profile itself gives."""
+    p = home.project("a")
+    home.build(p)
+    rc, heavy = _fast(home, p, "verify", "web", "--out", str(tmp_path / "fast.json"))
+    assert (rc, heavy) == (0, "-")
+    fast = json.loads((tmp_path / "fast.json").read_text())
+    # a comment-only edit keeps the identity, but the stats changed: the profile is loaded
+    web = p / "profiles" / "web.yaml"
+    web.write_text(web.read_text() + "# a comment\n")
+    rc, heavy = _fast(home, p, "verify", "web", "--out", str(tmp_path / "slow.json"))
+    assert rc == 0 and "yaml" in heavy
+    slow = json.loads((tmp_path / "slow.json").read_text())
+    for key in ("profile", "rendered", "pin", "closure", "shell"):
+        assert fast[key] == slow[key], key
+    assert fast["rendered"]["files"] and fast["profile"]["resolved"]["packages"]
+    # a real change: `onboard shell` would build first, and verify says so
+    web.write_text(web.read_text().replace("packages: [", "packages: [jq, ", 1))
+    r = home.onboard(p, "verify", "web")
+    assert r.returncode == 1 and "changed since its environment was built" in r.stderr, r.stderr
+
+
+def test_early_checks_leave_no_nix_process_when_the_command_stops_first(home, tmp_path):
+    """The checks started before argparse are killed when the command ends without them
+    (here: a usage error after `verify`)."""
+    p = home.project("a")
+    home.build(p)
+    code = ("import os, sys\nfrom onboard.core.verify import early\nearly.start(['web'])\n"
+            "print(' '.join(str(s.pid) for _r, _c, _o, procs in early.STARTED for s in procs.values()))\n"
+            "sys.exit(2)\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=home.env(), cwd=str(p),
+                       timeout=120)
+    pids = [int(x) for x in r.stdout.split()]
+    assert len(pids) == 2, r.stdout + r.stderr
+    for pid in pids:
+        assert not os.path.exists(f"/proc/{pid}") or \
+            Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z", f"nix process {pid} left running"
