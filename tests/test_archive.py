@@ -96,10 +96,10 @@ def test_bad_input_is_exit_2_and_changes_nothing(tmp_path, case, needle):
     assert (_state(home), _state(p)) == before
 
 
-def test_export_container_is_not_available_yet(tmp_path):
-    r = _onboard("export", "container", "web", cwd=tmp_path, home=tmp_path)
+def test_export_of_an_unknown_kind_is_exit_2_with_a_suggestion(tmp_path):
+    r = _onboard("export", "archiv", "web", cwd=tmp_path, home=tmp_path)
     assert r.returncode == 2
-    assert "not available yet" in r.stderr
+    assert "no kind archiv; did you mean `archive`?" in r.stderr
 
 
 def test_export_needs_out_and_an_empty_directory(tmp_path):
@@ -177,5 +177,92 @@ def test_export_then_import_offline_in_an_empty_store(tmp_path):
         # the record names the stand-in's hash (a test-only override): compared where it is readable
         r = ns("verify", "web", "--against", str(out / "record.json"), hide=False)
         assert r.returncode == 0, r.stdout + r.stderr
+
+        # the README's plain-Nix recipe, as written, in another empty store: no onboard involved
+        (base / "nix2").mkdir()
+        section = readme.split("## With plain Nix\n", 1)[1].split("\n## ", 1)[0]
+        lines = [ln.strip() for ln in section.splitlines() if ln.strip()]
+        copy_all = [ln.split("# every path: ", 1)[1] for ln in lines if ln.startswith("# every path: ")]
+        realise = [ln for ln in lines if ln.startswith("nix-store --realise")]
+        enter = [ln for ln in lines if ln.startswith("bash --norc -c")]
+        assert copy_all and realise and enter, section
+        script = "\n".join(["set -e", copy_all[0], realise[0],
+                             enter[0].replace("exec bash", 'echo "$DATABASE_URL $TEAM"; hello')])
+        env = dict(os.environ, SB_NIX=str(base / "nix2"), SB_STANDIN=str(standin.STANDIN), SB_EMPTY=str(base / "empty"),
+                   NIX_CONFIG=standin.NIX_CONFIG, HOME=str(base / "home3"))
+        env.pop("NIX_REMOTE", None)
+        r = subprocess.run(["unshare", "--mount", "--net", "--propagation", "private", "bash", str(base / "ns.sh"),
+                            "bash", "-c", script], capture_output=True, text=True, env=env, cwd=str(out), timeout=300)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert "postgres://localhost/web onboard" in r.stdout and "Hello" in r.stdout, r.stdout + r.stderr
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+PY = ("name: py\n" + standin.PIN + "python:\n  version: \"3.12\"\n  lock: uv.lock\n")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not standin.have_nix(), reason="needs nix")
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root for a private mount namespace")
+def test_a_locked_python_environment_comes_back_offline_with_its_venv(tmp_path):
+    """The wheelhouse is in the archived closure: in an empty store with no network (the index
+    is stopped too) and the stand-in hidden, the imported generation's venv is made from it and
+    imports the locked package, in a copy of the project that never had a .venv."""
+    from tests.support.pyindex import Index
+
+    uv = ROOT / ".venv" / "bin" / "uv"
+    if not uv.exists():
+        pytest.skip("needs .venv/bin/uv")
+    dest = standin.STANDIN / "uv-bin"
+    if not dest.exists() or dest.stat().st_size != uv.stat().st_size:
+        shutil.copy2(uv, dest)
+    home = tmp_path / "home"
+    home.mkdir()
+    index = Index(tmp_path / "index")
+    index.add("tinyalpha", "1.0")
+    index.start()
+    p = tmp_path / "pyp"
+    (p / "profiles").mkdir(parents=True)
+    (p / "profiles" / "py.yaml").write_text(PY)
+    (p / ".git").mkdir()
+    (p / "pyproject.toml").write_text('[project]\nname = "app"\nversion = "0"\nrequires-python = ">=3.8"\n'
+                                      'dependencies = ["tinyalpha==1.0"]\n')
+    try:
+        r = subprocess.run([str(uv), "lock", "-q", "--index-url", index.url], cwd=p, capture_output=True, text=True,
+                           env={"PATH": os.environ["PATH"], "HOME": str(home), "UV_NO_CONFIG": "1",
+                                "UV_CACHE_DIR": str(tmp_path / "uvcache")})
+        assert r.returncode == 0, r.stderr
+        r = _onboard("shell", "py", "--", "python", "-c", "import tinyalpha", cwd=p, home=home)
+        assert r.returncode == 0, r.stderr
+        out = tmp_path / "arch"
+        r = _onboard("export", "archive", "py", "--out", str(out), cwd=p, home=home)
+        assert r.returncode == 0, r.stderr
+    finally:
+        index.stop()
+    doc = json.loads((out / "archive.json").read_text())
+    assert any("wheelhouse" in q or "tinyalpha" in q for q in doc["paths"]), doc["paths"]
+    base = Path(tempfile.mkdtemp(prefix="onboard-arch-", dir="/dev/shm" if os.access("/dev/shm", os.W_OK) else None))
+    try:
+        for d in ("nix", "empty", "home"):
+            (base / d).mkdir()
+        p2 = base / "copy"
+        shutil.copytree(p, p2)
+        (base / "ns.sh").write_text(NS)
+        home2 = base / "home"
+        env = standin.onboard_standin_env(HOME=str(home2), XDG_CACHE_HOME=str(home2 / ".cache"),
+                                          XDG_STATE_HOME=str(home2 / ".local/state"), PYTHONPATH=str(ROOT),
+                                          NO_COLOR="1", SB_NIX=str(base / "nix"), SB_STANDIN=str(standin.STANDIN),
+                                          SB_EMPTY=str(base / "empty"))
+        for k in ("ONBOARD_CACHE_DIR", "ONBOARD_STATE_DIR", "ONBOARD_NIX_BACKEND", "CI", "NIX_REMOTE"):
+            env.pop(k, None)
+        script = (f'{sys.executable} -m onboard import archive {out} || exit 9\n'
+                  f'{sys.executable} -m onboard shell py -- python -c '
+                  '"import tinyalpha, sys; print(tinyalpha.__file__); print(sys.prefix)"\n')
+        r = subprocess.run(["unshare", "--mount", "--net", "--propagation", "private", "bash", str(base / "ns.sh"),
+                            "bash", "-c", script], capture_output=True, text=True, env=env, cwd=str(p2), timeout=300,
+                           stdin=subprocess.DEVNULL)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert "tinyalpha" in r.stdout and not (p2 / ".venv").is_symlink() or (p2 / ".venv").exists(), r.stdout
     finally:
         shutil.rmtree(base, ignore_errors=True)

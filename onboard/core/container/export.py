@@ -1,0 +1,493 @@
+"""`onboard export container`: the environment `onboard shell` would load (built first when it
+is not, as the shell would build it), as an OCI image archive.
+
+The environment and its closure are found by the verify record's code (`verify.record.locate`,
+Nix's `path-info -r` through `verify.nixstore`); its variables are the ones env.sh exports (the
+file `onboard shell` sources); a store-built Python environment the rendered flake exposes as
+`packages.<system>.python-env` is built and its closure added. The image itself is image.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import tempfile
+from dataclasses import dataclass, field
+from typing import Optional
+
+from onboard.core.container import image as img
+from onboard.core.events import Emitter, Notice, discard
+
+#: what env.sh exports that belongs to the machine that built it, not to the environment
+HOST_VARS = frozenset({"NIX_BUILD_CORES", "HOME", "USER", "LOGNAME", "ONBOARD_PURE"})
+PYTHON_ENV = "python-env"
+_TAG = re.compile(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?::[0-9]+)?(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"
+                  r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?")
+
+
+class ContainerError(Exception):
+    """`message`, `hint`, `code` (2: bad input, 1: it failed)."""
+
+    def __init__(self, message: str, hint: str = "", code: int = 1) -> None:
+        super().__init__(message)
+        self.message, self.hint, self.code = message, hint, code
+
+
+@dataclass
+class Request:
+    name: Optional[str]
+    out: str
+    project: Optional[str] = None
+    cmd: Optional[str] = None  # a command line (shell words), or None for the profile's shell
+    tag: str = ""
+    gzip: bool = False
+    replace: bool = False  # an existing --out may be replaced
+
+
+@dataclass
+class Exported:
+    profile: str
+    out: str
+    digest: str
+    config_digest: str
+    size: int
+    tag: str
+    layers: int
+    paths: list[str]
+    roots: list[str]
+    python_env: str
+    cmd: list[str]
+    env: list[str]
+    nar_bytes: int
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Planned:
+    """What an export would do (the dry run): nothing is built or written."""
+
+    profile: str
+    out: str
+    tag: str
+    built: bool  # the environment is there (else the export builds it first)
+    paths: list[str]
+    layers: int
+    cmd: list[str]
+    env: list[str]
+    python_env: bool
+    notes: list[str] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        out = []
+        if not self.built:
+            out.append(f"build the environment of profile {self.profile} first, as `onboard shell` would "
+                       "(it is not built yet)")
+        out.append(f"write the OCI image archive {self.out} (tag {self.tag}): "
+                   + (f"{len(self.paths)} store paths in {self.layers} layers" if self.built
+                      else "a layer per store path of its runtime closure")
+                   + " (the last one onboard's own: user, directories, record)")
+        if self.python_env:
+            out.append(f"build the flake's packages.<system>.{PYTHON_ENV} and add its closure")
+        out.append(f"image: user {img.User().name} (uid {img.User().uid}), working directory {img.User().workdir}, "
+                   f"command {' '.join(self.cmd) if self.cmd else '(none: no shell in the closure)'}"
+                   + (f", {len(self.env)} variables" if self.env else ""))
+        return out
+
+
+# -- the environment -----------------------------------------------------------------------
+
+_SCALAR = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)='((?:[^']+|'\\'')*)'\n")
+_QUOTED = r"'(?:[^']+|'\\'')*'"
+_ARRAY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=\((?:" + _QUOTED + r"|\s)*\)\n")
+_ASSOC = re.compile(r"declare -gA [A-Za-z_][A-Za-z0-9_]*=\((?:\[" + _QUOTED + r"\]=" + _QUOTED + r"|\s)*\)\n")
+
+
+def exported_vars(text: str) -> dict[str, str]:
+    """The scalars env.sh exports (env.sh is envsh.render_env_script's: its variables come
+    first, in sorted order, then its functions and a fixed tail)."""
+    lines = text.split("\n", 2)
+    body = lines[2] if len(lines) == 3 else ""
+    out: dict[str, str] = {}
+    pos = 0
+    while pos < len(body):
+        m = _SCALAR.match(body, pos)
+        if m:
+            name, value = m.group(1), m.group(2).replace("'\\''", "'")
+            pos = m.end()
+            mark = f"export {name}\n"
+            if body.startswith(mark, pos):
+                out[name] = value
+                pos += len(mark)
+            continue
+        m = _ARRAY.match(body, pos) or _ASSOC.match(body, pos)
+        if not m:
+            break
+        pos = m.end()
+    return out
+
+
+def image_env(variables: dict[str, str], user: img.User, profile: str, python_env: str = "") -> list[str]:
+    env = {k: v for k, v in variables.items() if k not in HOST_VARS}
+    if python_env and os.path.isdir(os.path.join(python_env, "bin")):
+        bin_dir = os.path.join(python_env, "bin")
+        parts = [p for p in env.get("PATH", "").split(":") if p]
+        if bin_dir not in parts:
+            env["PATH"] = ":".join([bin_dir, *parts])
+    env.update(HOME=user.home, USER=user.name, ONBOARD_PROFILE=profile)
+    return [f"{k}={env[k]}" for k in sorted(env)]
+
+
+def _in_closure(path: str, closure: set[str]) -> bool:
+    """`path` (after its links) is a file of a store path in the closure."""
+    real = os.path.realpath(path)
+    m = re.match(r"^(/nix/store/[^/]+)(/|$)", real)
+    return m is not None and m.group(1) in closure and os.path.isfile(real) and os.access(real, os.X_OK)
+
+
+def find_shell(path_var: str, closure: set[str]) -> str:
+    """The profile's shell inside the image: bash, else sh, first on the environment's PATH,
+    else anywhere in the closure; "" when none runs there (a link out of the closure does not)."""
+    dirs = [d for d in path_var.split(":") if d]
+    for prog in ("bash", "sh"):
+        for d in dirs + sorted(os.path.join(p, "bin") for p in closure):
+            cand = os.path.join(d, prog)
+            if os.path.lexists(cand) and _in_closure(cand, closure):
+                return cand
+    return ""
+
+
+def resolve_cmd(words: list[str], path_var: str, closure: set[str], extra: frozenset[str] = frozenset()) -> str:
+    """Where `words[0]` is in the image, or "" (a command the image cannot run)."""
+    prog = words[0]
+    if "/" in prog:
+        return prog if (prog in extra or _in_closure(prog, closure)) else ""
+    for d in (d for d in path_var.split(":") if d):
+        cand = os.path.join(d, prog)
+        if os.path.lexists(cand) and _in_closure(cand, closure):
+            return cand
+    return ""
+
+
+def _parse_cmd(text: str) -> list[str]:
+    try:
+        words = shlex.split(text)
+    except ValueError as exc:
+        raise ContainerError(f"--cmd {text!r} is not a command line: {exc}", "quote it as a shell would: "
+                             "--cmd 'python -m http.server 8000'", code=2) from None
+    if not words:
+        raise ContainerError("--cmd is empty", "give the image's command: --cmd 'python -m http.server'", code=2)
+    return words
+
+
+def check_tag(tag: str) -> str:
+    if not _TAG.fullmatch(tag) or len(tag) > 255:
+        raise ContainerError(f"--tag {tag!r} is not an image name",
+                             "use lower-case letters, digits, '.', '_', '-' and '/', then an optional :TAG "
+                             "(e.g. --tag web:dev)", code=2)
+    return tag
+
+
+def default_tag(profile: str) -> str:
+    base = re.sub(r"[^a-z0-9]+", "-", profile.lower()).strip("-") or "profile"
+    return f"onboard-{base}:latest"
+
+
+def _check_out(out: str, replace: bool) -> str:
+    out = os.path.abspath(out)
+    if os.path.isdir(out):
+        raise ContainerError(f"{out} is a directory", "name the archive file to write: --out FILE.tar", code=2)
+    parent = os.path.dirname(out)
+    if not os.path.isdir(parent):
+        raise ContainerError(f"{parent} does not exist, so {out} cannot be written",
+                             "name a file in an existing directory: --out FILE.tar", code=2)
+    if os.path.lexists(out) and not replace:
+        raise ContainerError(f"{out} exists", "remove it, name another file, or replace it with --yes", code=2)
+    return out
+
+
+# -- finding and building --------------------------------------------------------------------
+
+def _locate(req: Request, emit: Emitter, build: bool) -> object:
+    """verify.record.Located of the environment; built first (when `build`) if it is not."""
+    from onboard.core.verify import record as rec
+    from onboard.core.verify.nixstore import NixError
+
+    try:
+        return rec.locate(req.name, req.project, check=False)
+    except rec.VerifyError as exc:
+        if exc.code == 2 or not build:
+            raise ContainerError(exc.message, exc.hint, exc.code) from None
+    except NixError as exc:
+        raise ContainerError(exc.message, exc.hint) from None
+    _build(req, emit)
+    try:
+        return rec.locate(req.name, req.project, check=False)
+    except rec.VerifyError as exc:
+        raise ContainerError(exc.message, exc.hint, exc.code) from None
+
+
+def _profile(req: Request) -> tuple[object, Optional[str], list[str]]:
+    from pathlib import Path
+
+    from onboard.core import project as projects
+    from onboard.core.profiles import cache
+    from onboard.core.profiles.loader import load_profile
+    from onboard.core.schema import SchemaError
+
+    root = projects.resolve(req.project)
+    name = req.name or (cache.active_name(root) if root else "")
+    dirs = projects.profile_dirs(root)
+    try:
+        return load_profile(name, dirs=[Path(d) for d in dirs]), root, dirs
+    except SchemaError as exc:
+        problems = "\n".join(f"  {p}" for p in exc.problems)
+        raise ContainerError(f"cannot load profile {name}:\n{problems}", "fix the profile (onboard profiles validate)",
+                             code=2) from None
+
+
+def _build(req: Request, emit: Emitter) -> None:
+    from onboard.core.profiles import build
+
+    profile, root, dirs = _profile(req)
+    try:
+        build.ensure_env(profile, emit=emit, project=root, dirs=dirs)  # type: ignore[arg-type]
+    except build.EnvError as exc:
+        where = f"{exc.where}: " if exc.where else ""
+        raise ContainerError(f"cannot build the shell of profile {getattr(profile, 'name', req.name)}: "
+                             f"{where}{exc.message}", exc.hint) from None
+
+
+def _python_env(directory: str, override: str, emit: Emitter) -> str:
+    """The store path of the flake's packages.<system>.python-env, built; "" without one."""
+    from onboard.core.archive.common import ArchiveError, nix
+    from onboard.core.profiles import cache
+
+    flake = os.path.join(directory, cache.RENDERED)
+    try:
+        with open(os.path.join(flake, "flake.nix"), encoding="utf-8") as fh:
+            if PYTHON_ENV not in fh.read():
+                return ""
+    except OSError:
+        return ""
+    system = nix_system()
+    argv = ["nix", "--extra-experimental-features", "nix-command flakes", "build", "--no-link", "--json",
+            "--no-write-lock-file", f"path:{flake}#packages.{system}.{PYTHON_ENV}"]
+    if override:
+        argv += ["--override-input", "nixpkgs", f"path:{os.path.abspath(override)}"]
+    emit(Notice(level="info", message=f"building the flake's packages.{system}.{PYTHON_ENV}"))
+    try:
+        doc = json.loads(nix(argv, f"building packages.{system}.{PYTHON_ENV}") or "[]")
+    except ArchiveError as exc:
+        raise ContainerError(exc.message, exc.hint) from None
+    except ValueError:
+        raise ContainerError("Nix gave a build result this onboard cannot read", "report the Nix version you use") from None
+    for item in doc if isinstance(doc, list) else []:
+        out = (item.get("outputs") or {}).get("out") if isinstance(item, dict) else None
+        if out:
+            return str(out)
+    raise ContainerError(f"Nix built packages.{system}.{PYTHON_ENV} but named no output",
+                         "report the Nix version you use")
+
+
+def nix_system() -> str:
+    machine = os.uname().machine
+    return f"{'aarch64' if machine == 'arm64' else machine}-{os.uname().sysname.lower()}"
+
+
+def _closure(loc: object, roots: list[str]) -> tuple[dict[str, str], dict[str, list[str]], dict[str, int]]:
+    """(path -> NAR hash, path -> references, path -> NAR size) of the closure of `roots`, asked of Nix
+    once (reusing the query locate started when the roots are its own)."""
+    from onboard.core.verify import nixstore
+
+    jobs = getattr(loc, "jobs", None)
+    try:
+        if jobs is not None and jobs.query is not None and jobs.roots == roots:
+            proc, jobs.query = jobs.query, None
+        else:
+            proc = nixstore.start_closure(roots)
+        out, err = proc.communicate()
+    finally:
+        if jobs is not None:
+            jobs.kill()
+    if proc.returncode != 0:
+        tail = (err.strip().splitlines() or ["no reason given"])[-1]
+        raise ContainerError(f"Nix could not list the closure: {tail}", "run `onboard shell` to build it again")
+    try:
+        infos = nixstore.path_infos(json.loads(out))
+    except ValueError:
+        raise ContainerError("Nix gave a closure this onboard cannot read", "report the Nix version you use") from None
+    hashes = {p: nixstore.sri(str(i.get("narHash", ""))) for p, i in sorted(infos.items())}
+    refs = {p: sorted(str(r) for r in (i.get("references") or [])) for p, i in infos.items()}
+    return hashes, refs, {p: int(i.get("narSize") or 0) for p, i in infos.items()}
+
+
+def _is_dev_env(path: str) -> bool:
+    """The record `nix print-dev-env --profile` keeps in the store (a JSON file of the shell's
+    variables and functions, with the time of its build in it): the image carries its
+    variables in its config instead, and its references, not the file."""
+    if not os.path.isfile(path) or os.path.islink(path):
+        return False
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(64).lstrip()
+        if not head.startswith(b"{"):
+            return False
+        with open(path, encoding="utf-8") as fh:
+            doc = json.load(fh)
+    except (OSError, ValueError):
+        return False
+    return isinstance(doc, dict) and "variables" in doc and "bashFunctions" in doc
+
+
+def runtime_closure(roots: list[str], hashes: dict[str, str],
+                    refs: dict[str, list[str]]) -> tuple[list[str], dict[str, str]]:
+    """(image roots, path -> NAR hash) of what the environment runs: the closure of `roots`
+    with each dev-env record replaced by what it refers to."""
+    image_roots: list[str] = []
+    for r in roots:
+        for p in ([q for q in refs.get(r, []) if q != r] if _is_dev_env(r) else [r]):
+            if p not in image_roots:
+                image_roots.append(p)
+    keep: set[str] = set()
+    todo = list(image_roots)
+    while todo:
+        p = todo.pop()
+        if p in keep or p not in hashes:
+            continue
+        keep.add(p)
+        todo.extend(refs.get(p, []))
+    return image_roots, {p: hashes[p] for p in sorted(keep)}
+
+
+# -- the export -----------------------------------------------------------------------------
+
+def plan_export(req: Request) -> Planned:
+    """The dry run: what `export_container(req)` would do. Builds and writes nothing."""
+    from onboard.core.profiles import cache
+
+    out = _check_out(req.out, req.replace)
+    cmd = _parse_cmd(req.cmd) if req.cmd is not None else []
+    if req.tag:
+        check_tag(req.tag)
+    try:
+        loc = _locate(req, discard, build=False)
+    except ContainerError as exc:
+        if exc.code == 2 or "built" not in exc.message:
+            raise
+        profile, _root, _dirs = _profile(req)
+        name = str(getattr(profile, "name", req.name or ""))
+        return Planned(name, out, req.tag or default_tag(name), False, [], 0, cmd, [], False, [exc.message])
+    name = str(getattr(loc, "name"))
+    directory = str(getattr(loc, "directory"))
+    roots = [p for p in getattr(loc, "manifest").store_paths if p]
+    all_hashes, refs, _sizes = _closure(loc, roots)
+    _roots, hashes = runtime_closure(roots, all_hashes, refs)
+    variables = exported_vars(_read(os.path.join(directory, cache.ENV_SH)))
+    env = image_env(variables, img.User(), name)
+    closure = set(hashes)
+    if not cmd:
+        shell = find_shell(variables.get("PATH", ""), closure)
+        cmd = [shell] if shell else []
+    py = _has_python_env(directory)
+    layers = len(img.group_layers(list(hashes), refs)) + 1
+    return Planned(name, out, req.tag or default_tag(name), True, sorted(hashes), layers, cmd, env, py,
+                   list(getattr(loc, "notes")))
+
+
+def _has_python_env(directory: str) -> bool:
+    from onboard.core.profiles import cache
+
+    return PYTHON_ENV in _read(os.path.join(directory, cache.RENDERED, "flake.nix"))
+
+
+def _read(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8", errors="surrogateescape") as fh:
+            return fh.read()
+    except OSError:
+        return ""
+
+
+def export_container(req: Request, emit: Emitter = discard) -> Exported:
+    """Build (if needed) and write the image archive. Raises ContainerError; on any failure
+    nothing is left at `req.out` (an existing file there is replaced only when it succeeds)."""
+    from onboard.core.events import ActionFinished, ActionProgress, ActionStarted
+    from onboard.core.profiles import cache
+
+    out = _check_out(req.out, req.replace)
+    words = _parse_cmd(req.cmd) if req.cmd is not None else None
+    if req.tag:
+        check_tag(req.tag)
+    loc = _locate(req, emit, build=True)
+    name = str(getattr(loc, "name"))
+    tag = req.tag or default_tag(name)
+    directory = str(getattr(loc, "directory"))
+    m = getattr(loc, "manifest")
+    roots = [p for p in m.store_paths if p]
+    notes = list(getattr(loc, "notes"))
+    python_env = _python_env(directory, m.override, emit)
+    every = roots + ([python_env] if python_env and python_env not in roots else [])
+    all_hashes, refs, sizes = _closure(loc, every)
+    every, hashes = runtime_closure(every, all_hashes, refs)
+    nar_bytes = sum(sizes.get(p, 0) for p in hashes)
+    closure = set(hashes)
+    variables = exported_vars(_read(os.path.join(directory, cache.ENV_SH)))
+    if "PATH" not in variables:
+        raise ContainerError(f"the environment of profile {name} ({directory}/{cache.ENV_SH}) has no PATH",
+                             f"build it again: onboard shell {name} --print-env")
+    user = img.User()
+    env = image_env(variables, user, name, python_env)
+    path_var = next((e[5:] for e in env if e.startswith("PATH=")), "")
+    shell = find_shell(path_var, closure)
+    if words is not None:
+        if not resolve_cmd(words, path_var, closure):
+            raise ContainerError(f"--cmd: {words[0]} is not in the image (not on its PATH, {path_var or 'empty'}, "
+                                 "nor a file of its closure)",
+                                 "add the package that provides it to the profile, or name a program it has", code=2)
+        cmd = words
+    else:
+        cmd = [shell] if shell else []
+        if not shell:
+            notes.append("the closure has no shell that runs inside the image (a bash or sh there links out of "
+                         "the store), so the image has no default command: give one with --cmd, or at run time")
+    system = str(variables.get("system") or nix_system())
+    arch = img.ARCH.get(system.split("-", 1)[0])
+    if arch is None or not system.endswith("-linux"):
+        raise ContainerError(f"profile {name} is built for {system}: OCI images of onboard are for Linux",
+                             "export it on a Linux machine")
+    spec = img.Spec(profile=name, arch=arch, closure=hashes, references=refs, roots=every, env=env, cmd=cmd,
+                    tag=tag, shell=shell, user=user, gzip=req.gzip,
+                    labels={"org.opencontainers.image.title": name, "dev.onboard.profile": name,
+                            "dev.onboard.image-format": img.FORMAT})
+    action_id = f"container:{name}"
+    total = len(img.group_layers(list(hashes), refs)) + 1
+    emit(ActionStarted(index=0, total=1, action_id=action_id,
+                       description=f"write the image of profile {name}: {len(hashes)} store paths "
+                                   f"({nar_bytes} bytes as NARs) in {total} layers to {out}"))
+    fd, tmp = tempfile.mkstemp(prefix=".onboard-image-", suffix=".tmp", dir=os.path.dirname(out))
+    try:
+        with os.fdopen(fd, "w+b") as fh:
+            def progress(done: int, of: int, nbytes: int) -> None:
+                emit(ActionProgress(action_id=action_id, done=done, total=of, unit="layers",
+                                    text=f"{nbytes} bytes"))
+
+            try:
+                w = img.write_image(spec, fh, progress)
+            except img.tw.TarError as exc:
+                raise ContainerError(f"cannot write the image: {exc}",
+                                     "check the store with `onboard verify`, then export again") from None
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, out)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    emit(ActionFinished(action_id=action_id, status="done", message=f"{w.size} bytes, {w.digest}"))
+    return Exported(name, out, w.digest, w.config_digest, w.size, tag, len(w.layers), sorted(hashes), every,
+                    python_env, cmd, env, nar_bytes, notes)
