@@ -10,7 +10,7 @@ import pytest
 from onboard.core.choices import Choices
 from onboard.core.engine.plan import apply_plan
 from onboard.core.planner import demo_plan
-from onboard.tui.app import OnboardApp, TuiResult
+from onboard.tui.app import OnboardApp
 from tests.conftest import run_onboard
 from tests.support import tui_fakes as F
 
@@ -69,8 +69,8 @@ async def test_install_demo_plan_to_done_saves_replayable_answers(tmp_path):
         plan = await walk_to_plan(pilot)
         text = F.screen_text(plan)
         assert "3 change(s) to make" in text and "Nothing has changed yet" in text
-        for p in ("onboard-demo", "hello.txt", ".demo-shellrc"):
-            assert f"path: {tmp_path / 'demo'}" in text and p in text
+        for p in ("onboard-demo", "hello.txt", ".demo-shellrc"):  # paths, in the rows that name them
+            assert f"{tmp_path / 'demo'}" in text and p in text
         assert not (tmp_path / "demo" / "onboard-demo").exists()  # nothing runs before confirming
         await pilot.press("a")
         await at(pilot, "ConfirmDialog")
@@ -87,7 +87,8 @@ async def test_install_demo_plan_to_done_saves_replayable_answers(tmp_path):
         assert app.screen.summary.log_path and Path(app.screen.summary.log_path).exists()
         answers = Path(done.summary.answers_path)
         await pilot.press("q")
-    assert app.return_value == TuiResult("quit")
+    assert app.return_value is not None and (app.return_value.action, app.return_value.code) == ("quit", 0)
+    assert app.return_value.message.startswith("onboard: done.")
     assert (tmp_path / "demo" / "onboard-demo" / "hello.txt").read_text() == "hello from onboard\n"
     assert "export ONBOARD_DEMO=1" in (tmp_path / "demo" / ".demo-shellrc").read_text()
     saved = json.loads(answers.read_text())
@@ -109,12 +110,12 @@ async def test_choices_hub_edits_exactly_the_headless_answers(tmp_path):
         await pilot.press("enter")
         hub = await at(pilot, "ChoicesScreen")
         assert "single-user (recommended)" in F.screen_text(hub)
-        # the hub lists: demo (disabled), mode, profile, hook, editors, unfree, project
+        # the hub lists: demo (disabled), mode, source, profile, hook, editors, unfree, project
         await pilot.press("enter")  # install mode
         await at(pilot, "PickDialog")
         await pilot.press("end", "enter")  # "leave Nix as it is"
         await at(pilot, "ChoicesScreen")
-        await pilot.press("down", "down", "enter")  # shell hook
+        await pilot.press("down", "down", "down", "enter")  # shell hook
         await at(pilot, "PickDialog")
         await pilot.press("down", "enter")  # direnv
         await at(pilot, "ChoicesScreen")
@@ -249,9 +250,9 @@ async def test_failing_action_shows_cause_log_and_retries(tmp_path):
         # the engine's words for "a directory is where the file goes", and what to do
         assert ("not a regular file" in text or "Is a directory" in text) and "What to do:" in text
         assert "Full log: " in text and Path(fail.summary.log_path).exists()
-        assert "Last " in text and "log lines" in text
+        assert "The log's last " in text and "line(s)" in text
         # the first step was already so (the folder existed): there is nothing to revert
-        assert not fail.can_revert and "Revert what was done" not in text
+        assert not fail.can_revert and "Undo this run" not in text
         assert "Retry" in text and "Quit" in text
         (d / "onboard-demo" / "hello.txt").rmdir()
         await pilot.press("r")
@@ -272,12 +273,15 @@ async def test_failing_action_can_be_reverted(tmp_path):
         assert (d / "made-by-onboard").is_dir()
         assert fail.can_revert and fail.can_retry
         text = F.screen_text(fail)
-        assert "Revert what was done" in text and "Retry" in text
+        assert "Undo this run" in text and "Retry" in text
         assert "FAILED" in text and "the disk is on fire" in text
         assert "What to do: put the fire out and retry" in text
         tail = fail.summary.tail
         assert len(tail) == 20 and tail[-2] == "line 25 of the log" and "failed:" in tail[-1]
-        await pilot.press("v")
+        await pilot.press("u")  # asked first: what exactly is undone
+        ask = await at(pilot, "ConfirmDialog")
+        assert "Undo the 2 change(s) this run made?" in F.screen_text(ask)
+        await pilot.press("y")
         done = await at(pilot, "DoneScreen")
         assert "Undone" in F.screen_text(done)
     assert not (d / "made-by-onboard").exists()
@@ -295,7 +299,6 @@ async def test_cancel_in_the_middle_stops_between_actions_then_resumes(tmp_path)
         await F.wait_for(pilot, lambda: run.model.current, what="first action running")
         await pilot.press("escape")  # no going back during Apply, and no quitting mid-run
         await pilot.press("q")
-        await pilot.press("ctrl+c")
         await pilot.pause(0.05)
         assert app.is_running and screen_name(app) == "RunScreen"
         assert "elapsed 0:0" in F.screen_text(run) and "0 of 3 steps" in F.screen_text(run)
@@ -434,10 +437,12 @@ async def test_done_enters_the_profile_shell(tmp_path):
         await plan_first(pilot)
         await confirm_apply(pilot)
         done = await at(pilot, "DoneScreen")
-        assert "Enter the shell now (python-web)" in F.screen_text(done)
+        assert "Enter the environment now (python-web)" in F.screen_text(done)
         await pilot.press("s")
         await pilot.pause()
-    assert app.return_value == TuiResult("shell", profile="python-web")
+    assert app.return_value is not None
+    assert (app.return_value.action, app.return_value.profile) == ("shell", "python-web")
+    assert "onboard shell python-web" in app.return_value.message
 
 
 def too_small(app) -> bool:

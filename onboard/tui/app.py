@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Callable, Optional
 from textual.app import App
 from textual.binding import Binding
 
+from onboard.tui.outcome import INTERRUPTED, exit_code, leaving_line
 from onboard.tui.services import Services
 from onboard.tui.state import AppState, RunSummary
 from onboard.tui.theme import ONBOARD
@@ -36,6 +37,7 @@ class TuiResult:
     action: str = "quit"
     profile: str = ""
     code: int = 0
+    message: str = ""  # the one line left on the terminal
 
 
 class OnboardApp(App[TuiResult]):
@@ -44,7 +46,7 @@ class OnboardApp(App[TuiResult]):
     ENABLE_COMMAND_PALETTE = False
     BINDINGS = [
         Binding("question_mark,f1", "help", "Help", key_display="?"),
-        Binding("ctrl+c", "quit_app", "Quit", show=False, priority=True),
+        Binding("ctrl+c", "interrupt", "Quit", show=False, priority=True),
     ]
 
     def __init__(self, services: Optional[Services] = None, *, demo_dir: str = "",
@@ -94,9 +96,26 @@ class OnboardApp(App[TuiResult]):
     def action_quit_app(self) -> None:
         if self.running:
             self.notify("A change is running: wait for it to finish (on the Apply screen, c "
-                        "cancels it between steps), then quit.", severity="warning", timeout=6)
+                        "cancels it between steps), then quit.", severity="warning", timeout=4)
             return
-        self.exit(TuiResult("quit"))
+        self.leave(exit_code(self.state))
+
+    def action_interrupt(self) -> None:
+        """Ctrl+C: leave with 130. During a run, the run stops between steps first (its
+        current step finishes and is recorded); a second Ctrl+C leaves at once."""
+        if self.running and not self.state.interrupted:
+            self.state.interrupted = True
+            from onboard.tui.screens.run import RunScreen
+
+            if isinstance(self.screen, RunScreen):
+                self.screen.action_cancel_run()
+            self.notify("Stopping after the current step, then leaving (Ctrl+C again: leave now).",
+                        severity="warning", timeout=4)
+            return
+        self.leave(INTERRUPTED)
+
+    def leave(self, code: int) -> None:
+        self.exit(TuiResult("quit", code=code, message=leaving_line(self.state, code)))
 
     # -- the answers ---------------------------------------------------------------------------
     def choices(self) -> Choices:
@@ -111,8 +130,10 @@ class OnboardApp(App[TuiResult]):
         return st.choices
 
     def seed_choices(self) -> None:
+        """Fill the answers from the team config (and the project folder from the checkout):
+        the core's one call, as the command line makes it."""
         st = self.state
-        if st.choices is None or st.team is None or st.demo_dir or st.team_seeded:
+        if st.choices is None or not st.team_loaded or st.demo_dir or st.team_seeded:
             return
         st.team_seeded = True
         try:
@@ -124,6 +145,7 @@ class OnboardApp(App[TuiResult]):
 
     def team_loaded(self, team: Optional[TeamConfig], error: str) -> None:
         self.state.team, self.state.team_error = team, error
+        self.state.team_loaded = True
         self.seed_choices()
 
     # -- the flow ----------------------------------------------------------------------------------
@@ -169,6 +191,10 @@ class OnboardApp(App[TuiResult]):
 
     def run_ended(self, summary: RunSummary) -> None:
         self.state.last_run = summary
+        self.clear_notifications()  # "a change is running" is over
+        if self.state.interrupted:
+            self.leave(INTERRUPTED)
+            return
         if summary.status == "ok":
             from onboard.tui.screens.done import DoneScreen
 
@@ -183,6 +209,12 @@ class OnboardApp(App[TuiResult]):
             self.switch_screen_to_uninstall()
         elif self.state.plan is not None:
             self.start_apply(self.state.plan, self.state.rows)
+
+    def choose_source_again(self) -> None:
+        """After a download failed: back to Choices (on the Nix release row), then a new plan."""
+        from onboard.tui.screens.choices import ChoicesScreen
+
+        self._replace_top(ChoicesScreen(focus="source"))
 
     def switch_screen_to_uninstall(self) -> None:
         from onboard.tui.screens.uninstall import UninstallScreen
@@ -200,4 +232,6 @@ class OnboardApp(App[TuiResult]):
         self.push_screen(UninstallScreen())
 
     def enter_shell(self, profile: str) -> None:
-        self.exit(TuiResult("shell", profile=profile))
+        self.exit(TuiResult("shell", profile=profile,
+                            message=f"onboard: setup done; entering the environment of profile {profile} "
+                                    "(`exit` leaves it; `onboard shell " + profile + "` enters it again)."))

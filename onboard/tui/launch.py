@@ -74,6 +74,8 @@ def run_tui(argv: Optional[list[str]] = None) -> int:
     result = app.run()
     if result is None:  # ended by an error Textual has already printed
         return 1 if app.return_code else 0
+    if result.message:
+        sys.stdout.write(result.message + "\n")
     if result.action == "shell" and result.profile:
         sys.stdout.flush()
         argv_shell = [sys.executable, "-m", "onboard", "shell", result.profile]

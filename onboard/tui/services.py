@@ -94,11 +94,14 @@ def real_load_team() -> Optional[TeamConfig]:
     return load_team_config()
 
 
-def real_seed_choices(team: TeamConfig, choices: Choices) -> dict[str, Any]:
-    """Fill what the choices leave open from the team config; return what was filled."""
-    from onboard.core.teamconfig import apply_to_choices
+def real_seed_choices(team: Optional[TeamConfig], choices: Choices) -> dict[str, Any]:
+    """Fill what the choices leave open: the project folder (the checkout this runs in) and
+    the team config's defaults, by the core call the command line makes; return what the
+    team config filled."""
+    from onboard.core.choices import complete
 
-    return apply_to_choices(team, choices)
+    complete(choices, team=team)
+    return dict(choices.team_applied)
 
 
 def answers_path() -> Path:
@@ -126,7 +129,7 @@ class Services:
     list_profiles: Callable[[], list[ProfileInfo]] = real_list_profiles
     generations: Optional[GenerationsBackend] = None  # None = the real one, made on first use
     load_team: Callable[[], Optional[TeamConfig]] = real_load_team
-    seed_choices: Callable[[TeamConfig, Choices], dict[str, Any]] = real_seed_choices
+    seed_choices: Callable[[Optional[TeamConfig], Choices], dict[str, Any]] = real_seed_choices
     answers_path: Callable[[], Path] = answers_path
     log_dir: Callable[[], Path] = log_dir
     is_root: Callable[[], bool] = field(default=lambda: os.geteuid() == 0)

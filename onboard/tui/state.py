@@ -68,6 +68,9 @@ class RunSummary:
     can_revert: bool = False
     profile: str = ""
     outcome: Optional[Outcome] = None
+    project: str = ""  # the project folder of the answers
+    hook: str = ""  # direnv | lorri | ""
+    built: bool = False  # the profile's environment was built (or already fresh) in this run
 
 
 @dataclass
@@ -86,3 +89,29 @@ class AppState:
     team: Optional[TeamConfig] = None  # the team config, once loaded
     team_error: str = ""
     team_seeded: bool = False  # the team config has filled in the choices (choices.team_applied)
+    team_loaded: bool = False  # the search for a team config is over (found or not)
+    interrupted: bool = False  # Ctrl+C during a run: leave (exit 130) once it has stopped
+
+    def check(self, check_id: str) -> Optional[CheckView]:
+        return next((c for c in self.checks if c.id == check_id), None)
+
+    def unreachable(self, check_id: str) -> str:
+        """The doctor's summary when `check_id` (net-releases, net-cache) is not OK, else ""."""
+        c = self.check(check_id)
+        return c.summary or "not reachable" if c is not None and c.status != "ok" else ""
+
+    def network_warning(self, rows: list[Row]) -> str:
+        """What the plan must say before it starts a step that needs a host the checks could
+        not reach ("" when nothing does)."""
+        todo = {str(r.get("id", "")).split(":", 1)[0] for r in rows if r.get("status") == "would-do"}
+        out = []
+        releases = self.unreachable("net-releases")
+        if "nix-download" in todo and releases:
+            out.append(f"Warning: the download step needs the Nix release host, which the checks could not "
+                       f"reach ({releases}). Esc goes back: in Choices pick the team mirror or a local "
+                       "tarball, or set HTTPS_PROXY and start again.")
+        cache = self.unreachable("net-cache")
+        if "profile-env" in todo and cache:
+            out.append(f"Note: the binary cache is not reachable ({cache}): the environment's packages are "
+                       "built from source on this machine, which can take from minutes to hours.")
+        return "\n".join(out)

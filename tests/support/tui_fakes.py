@@ -237,6 +237,22 @@ async def wait_for(pilot: Any, cond: Callable[[], Any], timeout: float = 10.0, w
                          f"{screen_text(screen)[:800]}")
 
 
+def plain(obj: Any) -> str:
+    """A widget's content as text: Text and strings as they are, other rich renderables
+    (the plan's and the Apply screen's row grids) rendered wide on one line each."""
+    if isinstance(obj, str):
+        return obj
+    if hasattr(obj, "plain"):
+        return str(obj.plain)
+    if hasattr(obj, "__rich_console__") or hasattr(obj, "__rich__"):
+        from rich.console import Console
+
+        console = Console(width=300, record=True, color_system=None, file=open("/dev/null", "w"))
+        console.print(obj)
+        return "\n".join(line.rstrip() for line in console.export_text().splitlines())
+    return str(obj)
+
+
 def screen_text(screen: Any) -> str:
     """Every Static/Label/Button text on a screen (what a user reads), one per line."""
     from textual.widgets import Button, Static
@@ -246,18 +262,22 @@ def screen_text(screen: Any) -> str:
         if isinstance(w, Button):
             out.append(str(w.label))
         elif isinstance(w, Static):
-            c = w.content
-            out.append(str(getattr(c, "plain", c)))
+            out.append(plain(w.content))
     try:
         from textual.widgets import OptionList
 
         for ol in screen.query(OptionList):
             for i in range(ol.option_count):
-                p = ol.get_option_at_index(i).prompt
-                out.append(str(getattr(p, "plain", p)))
+                out.append(plain(ol.get_option_at_index(i).prompt))
     except Exception:
         pass
     return "\n".join(out)
+
+
+def rendered(app: Any) -> str:
+    """The screen exactly as drawn (what fits in the terminal), one line per row."""
+    update = app.screen._compositor.render_update(full=True)
+    return "\n".join("".join(seg.text for strip in line for seg in strip).rstrip() for line in update.strips)
 
 
 def demo_choices(d: Path) -> Choices:

@@ -71,9 +71,11 @@ class ChecksScreen(StepScreen):
             "that is not OK says how to fix it. Fix what you can and press r to check again, or "
             "continue: the choices and the plan take the results into account.")
     BINDINGS = [
-        Binding("enter", "continue", "Continue"),
+        # Enter continues wherever the focus is (a focused button or row does not change it)
+        Binding("enter", "continue", "Continue", key_display="Enter", priority=True),
         Binding("r", "rerun", "Re-run checks"),
-        Binding("d", "details", "Details"),
+        Binding("e", "details", "Explain"),
+        Binding("d", "details", "Details", show=False),
         Binding("escape", "back", "Back"),
     ]
 
@@ -184,6 +186,12 @@ class ChecksScreen(StepScreen):
             if fails:
                 advice.append(f"{len(fails)} check(s) FAIL: fix them (see 'fix:' above) and press r, "
                               "or continue and read the plan.")
+            st = self.app.state
+            if st.unreachable("net-releases"):
+                advice.append("The Nix release host is not reachable: Choices offers the team mirror, a "
+                              "local tarball or a proxy.")
+            if st.unreachable("net-cache"):
+                advice.append("The binary cache is not reachable: packages will build from source (slower).")
         if recommendation:
             mode, reason = recommendation
             advice.append(f"Recommended install mode: {MODE_NAMES.get(mode, mode)}" + (f" ({reason})" if reason else ""))
@@ -207,9 +215,6 @@ class ChecksScreen(StepScreen):
             self.action_continue()
         elif event.button.id == "rerun":
             self.action_rerun()
-
-    def on_list_view_selected(self, event: ListView.Selected) -> None:
-        self.action_details()
 
     def action_continue(self) -> None:
         if self.done:

@@ -23,9 +23,12 @@ from onboard.tui.widgets.bars import KeyBar, TitleBar
 HOOKS = (("none", "none: no shell hook"), ("direnv", "direnv: the shell loads as you cd into the project"),
          ("lorri", "lorri: direnv with lorri's background builds"))
 EDITORS = tuple((e.id, e.label) for e in editor_registry.EDITORS)
-FIELDS = ("mode", "profile", "hook", "editors", "unfree", "project")
-LABELS = {"mode": "Install mode", "profile": "Profile", "hook": "Shell hook", "editors": "Editors",
-          "unfree": "Unfree packages", "project": "Project folder", "demo": "Demo folder"}
+FIELDS = ("mode", "source", "profile", "hook", "editors", "unfree", "project")
+LABELS = {"mode": "Install mode", "source": "Nix release", "profile": "Profile", "hook": "Shell hook",
+          "editors": "Editors", "unfree": "Unfree packages", "project": "Project folder", "demo": "Demo folder"}
+#: the Choices fields each row edits: a row the user changes is theirs, no longer the team config's
+TEAM_FIELDS = {"mode": ("mode",), "source": ("tarball", "sha256", "nix_version"), "profile": ("profile",),
+               "hook": ("components",), "editors": ("components",)}
 
 
 def split_list(value: str) -> list[str]:
@@ -51,6 +54,32 @@ def check_project(value: str) -> str:
     return ""
 
 
+PROXY_HELP = ("Set the proxy in the environment and start onboard again, e.g.\n\n"
+              "  export HTTPS_PROXY=http://proxy.example:3128\n  onboard\n\n"
+              "The checks then test the release host through it, and a daemon-mode install passes it to "
+              "nix-daemon (uninstall removes that setting again).")
+
+
+def check_tarball(value: str) -> str:
+    import os
+
+    v = os.path.expanduser(value.strip())
+    if not v:
+        return "give the tarball's path"
+    if not os.path.isabs(v):
+        return "give an absolute path (or ~/...)"
+    if not os.path.isfile(v):
+        return f"there is no file {v}"
+    return ""
+
+
+def check_sha256(value: str) -> str:
+    v = value.strip().lower()
+    if v and (len(v) != 64 or any(ch not in "0123456789abcdef" for ch in v)):
+        return "a SHA-256 is 64 hex digits (0-9, a-f)"
+    return ""
+
+
 class ChoicesScreen(StepScreen):
     STEP = "3/6 Choices"
     HELP = ("Every answer for this setup, in one place. Move with the arrows and press Enter to change "
@@ -58,10 +87,14 @@ class ChoicesScreen(StepScreen):
             "plan: it lists every change before anything runs. These answers are saved after the run "
             "and can be replayed with `onboard apply --answers FILE`.")
     BINDINGS = [
-        Binding("enter", "edit", "Change", show=False),
+        Binding("enter", "edit", "Change", key_display="Enter"),
         Binding("n", "review", "Review plan"),
         Binding("escape", "back", "Back"),
     ]
+
+    def __init__(self, focus: str = "") -> None:
+        super().__init__()
+        self.open_first = focus  # a row to open at once (after a failed download: "source")
 
     def compose(self) -> ComposeResult:
         yield TitleBar()
@@ -79,6 +112,8 @@ class ChoicesScreen(StepScreen):
             c.mode = st.recommendation[0]
         self.refresh_hub()
         self.query_one("#hub", OptionList).focus()
+        if self.open_first:
+            self.call_after_refresh(self.edit, self.open_first)
         if st.profiles is None and not c.demo_dir:
             self.run_worker(self._load_profiles, thread=True, exclusive=True, group="profiles",
                             exit_on_error=False)
@@ -117,7 +152,22 @@ class ChoicesScreen(StepScreen):
             "editors": ", ".join(editors) or "none",
             "unfree": ", ".join(c.allow_unfree) or "none (only free packages)",
             "project": c.project_dir or "none",
+            "source": self.source_text(),
         }
+
+    def source_text(self) -> str:
+        c = self.app.choices()
+        if c.mode == "skip":
+            return "none (Nix is left as it is)"
+        where = c.tarball or "the official release host (releases.nixos.org)"
+        if c.tarball and "tarball" in c.team_applied:
+            where = "the team mirror: " + c.tarball
+        elif c.tarball and not c.tarball.startswith(("http:", "https:")):
+            where = "a local file: " + c.tarball
+        down = self.app.state.unreachable("net-releases")
+        if down and not (c.tarball and not c.tarball.startswith(("http:", "https:"))):
+            where += " (UNREACHABLE from here: Enter for what works)"
+        return where
 
     def refresh_hub(self) -> None:
         hub = self.query_one("#hub", OptionList)
@@ -201,11 +251,81 @@ class ChoicesScreen(StepScreen):
                 "Unfree packages to allow", ", ".join(c.allow_unfree),
                 "Allowed one by one, by attribute name (e.g. vscode, google-chrome). Empty: none.",
                 "comma-separated names", check_unfree), self._set_unfree)
+        elif key == "source":
+            self.edit_source()
         elif key == "project":
             self.app.push_screen(d.TextDialog(
                 "Project folder", c.project_dir,
                 "Where the .envrc and editor settings go (absolute path). Empty: none.",
                 "/home/you/src/project", check_project), self._set_project)
+
+    def edit_source(self) -> None:
+        from onboard.tui.screens import dialogs as d
+
+        st = self.app.state
+        team = st.team
+        opts = [("official", "the official release host (releases.nixos.org)")]
+        mirror = getattr(team, "nix_mirror", "") if team is not None else ""
+        if mirror:
+            opts.append(("mirror", f"the team mirror ({mirror})"))
+        opts += [("file", "a local tarball (a file you copied here), checked by its SHA-256"),
+                 ("proxy", "through a proxy (how to set one)"), ("stop", "stop here: quit, nothing changed")]
+        down = st.unreachable("net-releases")
+        note = (f"The checks could not reach the release host: {down}." if down
+                else "Where the Nix release tarball comes from.")
+        self.app.push_screen(d.PickDialog("Nix release", opts, "", note), self._set_source)
+
+    def _set_source(self, value: Optional[str]) -> None:
+        from onboard.tui.screens import dialogs as d
+
+        c = self.app.choices()
+        team = self.app.state.team
+        if value == "official":
+            c.tarball, c.sha256 = "", ""
+            self._mine("source")
+        elif value == "mirror" and team is not None:
+            from onboard.core.choices import complete
+
+            for f in TEAM_FIELDS["source"]:
+                setattr(c, f, "")
+                c.team_applied.pop(f, None)
+            complete(c, keep={"mode", "profile", "components"}, team=team)
+        elif value == "file":
+            self.app.push_screen(d.TextDialog("Local Nix tarball", "", "The path of nix-VERSION-SYSTEM.tar.xz "
+                                              "(absolute).", "/home/you/nix-2.24.9-x86_64-linux.tar.xz",
+                                              check_tarball), self._set_tarball)
+            return
+        elif value == "proxy":
+            self.app.push_screen(d.TextScreen("Through a proxy", PROXY_HELP))
+        elif value == "stop":
+            self.app.action_quit_app()
+            return
+        self._changed()
+
+    def _set_tarball(self, value: Optional[str]) -> None:
+        if not value:
+            return
+        import os
+
+        from onboard.tui.screens import dialogs as d
+
+        c = self.app.choices()
+        c.tarball = os.path.expanduser(value)
+        self._mine("source")
+        self.app.push_screen(d.TextDialog("SHA-256 of the tarball", c.sha256, "64 hex digits, from the "
+                                          "team or the release page (empty: only for a version onboard "
+                                          "knows).", "3c0779e4...", check_sha256), self._set_sha256)
+
+    def _set_sha256(self, value: Optional[str]) -> None:
+        if value is not None:
+            self.app.choices().sha256 = value.lower()
+        self._changed()
+
+    def _mine(self, key: str) -> None:
+        """The user changed this row: it is no longer the team config's (as on the command line)."""
+        c = self.app.choices()
+        for f in TEAM_FIELDS.get(key, ()):
+            c.team_applied.pop(f, None)
 
     def _changed(self) -> None:
         self.refresh_hub()
@@ -215,11 +335,13 @@ class ChoicesScreen(StepScreen):
             c = self.app.choices()
             c.mode = value
             self.app.state.mode_chosen = True
+            self._mine("mode")
         self._changed()
 
     def _set_profile(self, value: Optional[str]) -> None:
         if value is not None:
             self.app.choices().profile = value
+            self._mine("profile")
         self._changed()
 
     def _set_hook(self, value: Optional[str]) -> None:
@@ -228,6 +350,7 @@ class ChoicesScreen(StepScreen):
             c.components = [x for x in c.components if x not in LOADERS]
             if value != "none":
                 c.components.insert(0, value)
+            self._mine("hook")
         self._changed()
 
     def _set_editors(self, value: Optional[list[str]]) -> None:
@@ -235,6 +358,7 @@ class ChoicesScreen(StepScreen):
             c = self.app.choices()
             hooks = [x for x in c.components if x in LOADERS]
             c.components = hooks + [e for e, _ in EDITORS if e in value]
+            self._mine("editors")
         self._changed()
 
     def _set_unfree(self, value: Optional[str]) -> None:

@@ -170,9 +170,23 @@ class TextScreen(Dialog[None]):
         yield KeyBar()
 
 
+def own_bindings(obj: object) -> list[Binding]:
+    """The key bindings onboard's own classes declare (not Textual's: no Tab focus, no copy)."""
+    out: list[Binding] = []
+    for cls in type(obj).__mro__:
+        if not cls.__module__.startswith("onboard."):
+            continue
+        for b in cls.__dict__.get("BINDINGS", []):
+            if isinstance(b, Binding):
+                out.append(b)
+    return out
+
+
 class HelpScreen(TextScreen):
     @classmethod
     def for_screen(cls, screen: Screen[object]) -> "HelpScreen":
+        from onboard.tui.explain import GLOSSARY
+
         text = Text()
         # Whatever screen is on top (Textual's own too) is helped: only onboard's have HELP and STEP.
         help_text = getattr(screen, "HELP", "") or ""
@@ -180,19 +194,22 @@ class HelpScreen(TextScreen):
             text.append(help_text + "\n\n")
         text.append("Keys on this screen:\n", style="bold")
         seen = set()
-        for key, active in screen.active_bindings.items():
-            b = active.binding
-            if not isinstance(active.node, (Screen, App)) or b.action == "copy_text":
-                continue  # widgets' own keys are summed up below
-            if not b.description or (b.action, b.description) in seen:
+        active = screen.active_bindings
+        for b in own_bindings(screen) + own_bindings(screen.app):
+            if not b.description or b.action in seen:
                 continue
-            seen.add((b.action, b.description))
-            shown = b.key_display or screen.app.get_key_display(b)
-            text.append(f"  {shown:<14}", style="bold" if active.enabled else "dim")
-            text.append(b.description + ("\n" if active.enabled else " (not available now)\n"))
-        text.append("  Tab/Shift+Tab move between parts; arrows move in lists; Enter chooses.\n")
-        text.append("\nStatus is always written as a word: OK, WARN, FAIL, DONE, SKIP, RUN, WAIT.\n"
-                    "Everything onboard changes can be undone with `onboard uninstall`.")
+            seen.add(b.action)
+            keys = [k.strip() for k in b.key.split(",")]
+            enabled = any(k in active and active[k].enabled for k in keys)
+            shown = b.key_display or ", ".join(screen.app.get_key_display(Binding(k, b.action)) for k in keys)
+            text.append(f"  {shown:<14}", style="bold" if enabled else "dim")
+            text.append(b.description + ("\n" if enabled else " (not available now)\n"))
+        text.append("  Ctrl+C        leave onboard (a running change stops between steps first)\n")
+        text.append("\nStatus is always written as a word: OK, WARN, FAIL, DONE, SKIP, RUN, WAIT, NOTE.\n"
+                    "Everything onboard changes can be undone with `onboard uninstall`.\n")
+        text.append("\nWords you may meet:\n", style="bold")
+        for word, meaning in GLOSSARY.items():
+            text.append(f"  {word}: {meaning}\n")
         return cls("Help: " + (getattr(screen, "STEP", "") or "onboard").split(" ", 1)[-1], text)
 
 

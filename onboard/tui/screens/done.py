@@ -1,4 +1,5 @@
-"""Done: what changed, where the receipt, log and answers are, and "enter the shell now"."""
+"""Done: what to do next, what changed, where the log and answers are, and "enter the
+environment now" (it is already built: the plan's last step built it)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, Static
 
+from onboard.tui.explain import short_path
 from onboard.tui.screens.base import StepScreen
 from onboard.tui.state import RunSummary
 from onboard.tui.theme import badge
@@ -34,14 +36,42 @@ def changes_text(summary: RunSummary) -> Text:
     return t
 
 
+def next_steps(s: RunSummary) -> Text:
+    """In plain words: a new terminal, the project, what the hook does there, the shell now."""
+    t = Text()
+    if s.kind != "apply":
+        return t
+    t.append("What to do next:\n", style="bold")
+    t.append("  1. Open a new terminal (or run `exec $SHELL -l` in this one) so your shell finds Nix"
+             + (f" and {s.hook}" if s.hook else "") + ".\n")
+    if s.project:
+        where = short_path(s.project, 60)
+        if s.hook and s.profile:
+            t.append(f"  2. cd {where}: {s.hook} loads the {s.profile} environment there by itself, "
+                     "and unloads it when you leave.\n")
+        else:
+            t.append(f"  2. cd {where}, then `onboard shell {s.profile}`" if s.profile else f"  2. cd {where}")
+            t.append(" enters the environment.\n" if s.profile else "\n")
+    elif s.profile:
+        t.append(f"  2. `onboard shell {s.profile}` enters the environment anywhere.\n")
+    if s.profile and s.built:
+        t.append(f"  Or now: Enter starts the {s.profile} environment in this terminal (already built).\n")
+    elif s.profile:
+        t.append(f"  The environment was not built in this run: `onboard shell {s.profile}` builds it.\n")
+    else:
+        t.append("  No profile was chosen, so there is no environment yet (later: onboard switch PROFILE).\n")
+    return t
+
+
 class DoneScreen(StepScreen):
     STEP = "6/6 Done"
     CAN_GO_BACK = False
-    HELP = ("The run is over. The list shows what was changed (DONE), what was already so (SKIP). "
-            "Everything is recorded in the receipt and can be undone with `onboard uninstall`. "
-            "s leaves onboard and starts your profile's shell in this terminal; q quits.")
+    HELP = ("The run is over. Above: what to do next. The list shows what was changed (DONE) and what was "
+            "already so (SKIP). Everything is recorded in the receipt (onboard's record of every change, "
+            "with backups) and can be undone with `onboard uninstall`. Enter (or s) leaves onboard and "
+            "starts your profile's environment in this terminal; q quits.")
     BINDINGS = [
-        Binding("s", "shell", "Enter the shell"),
+        Binding("enter,s", "shell", "Enter the environment", key_display="Enter"),
         Binding("q", "quit", "Quit"),
     ]
 
@@ -56,6 +86,7 @@ class DoneScreen(StepScreen):
         yield TitleBar()
         yield Static(Text(HEADLINES.get(s.kind, "Done.").format(title=s.title), style="bold"),
                      id="done-title", classes="title")
+        yield Static(next_steps(s), id="done-next", classes="lead")
         n_done = sum(1 for w, _ in s.changed if w in ("DONE", "UNDONE"))
         yield Static(f"What changed ({n_done} of {s.total or len(s.changed)} steps made a change):",
                      classes="lead")
@@ -64,7 +95,8 @@ class DoneScreen(StepScreen):
         yield Static(self.info(), id="done-info", classes="lead")
         with Horizontal(classes="buttons"):
             if self.can_shell:
-                yield Button(f"Enter the shell now ({s.profile})", id="shell", variant="primary", compact=True)
+                yield Button(f"Enter the environment now ({s.profile})", id="shell", variant="primary",
+                             compact=True)
             yield Button("Quit", id="quit", compact=True)
         yield KeyBar()
 
@@ -74,22 +106,18 @@ class DoneScreen(StepScreen):
 
     def info(self) -> Text:
         s = self.summary
-        t = Text()
-        if s.kind == "apply":
-            t.append("Undo it all any time: ", style="bold")
-            t.append("onboard uninstall\n")
-        if s.receipt_path and s.kind == "apply":
-            t.append(f"Receipt: {s.receipt_path}\n")
+        t = Text(overflow="fold")
         if s.log_path:
-            t.append(f"Log: {s.log_path}\n")
+            t.append("Log: ", style="bold")
+            t.append(short_path(s.log_path, 200) + "\n")
         if s.answers_path:
-            t.append("Your answers are saved; replay them with:\n")
-            t.append(f"  onboard apply --answers {s.answers_path}\n")
+            t.append("Same setup elsewhere: ", style="bold")
+            t.append(f"onboard apply --answers {short_path(s.answers_path, 200)} --yes\n")
+        if s.kind == "apply":
+            t.append("Undo it all: ", style="bold")
+            t.append("onboard uninstall")
         for e in s.errors:
-            t.append(f"Note: {e}\n", style="bold")
-        if s.kind == "apply" and not s.profile:
-            t.append("No profile was chosen, so there is no shell to enter yet "
-                     "(later: onboard switch PROFILE).")
+            t.append(f"\nNote: {e}", style="bold")
         return t
 
     def on_mount(self) -> None:

@@ -51,7 +51,9 @@ class RunScreen(StepScreen):
         from onboard.core.engine.plan import CancelToken
 
         self.job = job
-        self.model = RunModel(rows, mode="revert" if job.kind != "apply" else "apply")
+        # notes are said as they come; they are not steps (the engine does not count them either)
+        self.model = RunModel([r for r in rows if r.get("status") != "note"],
+                              mode="revert" if job.kind != "apply" else "apply")
         self.cancel = CancelToken()
         self.bridge = EventBridge(self, self._deliver)
         self.rows: dict[str, ActionRow] = {}
@@ -139,8 +141,15 @@ class RunScreen(StepScreen):
         self.query_one("#overall-bar", ProgressBar).update(total=total, progress=m.finished)
         nix = m.nix_summary()
         w = self.query_one("#nix", Static)
-        w.update("Nix: " + nix if nix else "")
-        w.set_class(not nix, "hidden")
+        text = Text("Nix: " + nix if nix else "")
+        cur = m.actions.get(m.current)
+        if cur is not None and cur.id.startswith("profile-env:"):
+            # the build's own last lines, live (the log pane, l, has all of them)
+            lines = [line for aid, _, line in list(m.log)[-40:] if aid == cur.id][-3:]
+            for line in lines:
+                text.append(("\n" if text.plain else "") + "  | " + line, style="dim")
+        w.update(text)
+        w.set_class(not text.plain, "hidden")
 
     def _write_log(self) -> None:
         m = self.model
@@ -207,5 +216,8 @@ class RunScreen(StepScreen):
             can_revert=self.job.kind == "apply" and receipt_has_changes(outcome),
             profile=(choices.profile if choices is not None else "") or "",
             outcome=outcome,
+            project=(choices.project_dir if choices is not None else "") or "",
+            hook=next((h for h in ("direnv", "lorri") if choices is not None and h in choices.components), ""),
+            built=any(v.id.startswith("profile-env:") and v.status in ("done", "skipped") for v in m.views()),
         )
         self.app.run_ended(summary)

@@ -86,8 +86,7 @@ class WelcomeScreen(StepScreen):
         except Exception as exc:  # an invalid team config: every problem, said once
             self.post_message(TeamLoaded(None, str(exc)))
             return
-        if team is not None:
-            self.post_message(TeamLoaded(team))
+        self.post_message(TeamLoaded(team))  # found or not: the answers can be completed now
 
     def on_team_loaded(self, message: TeamLoaded) -> None:
         self.app.team_loaded(message.team, message.error)

@@ -7,6 +7,7 @@ colour: "[#######-------]".
 
 from __future__ import annotations
 
+from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
@@ -34,9 +35,12 @@ def detail_text(v: ActionView) -> str:
 
 
 class ActionRow(Static):
+    """Status word and bar in their own columns; a long description wraps under itself
+    (a hanging indent), never cut."""
+
     DEFAULT_CSS = """
     ActionRow {
-        height: 1;
+        height: auto;
         padding: 0 1;
     }
     """
@@ -46,19 +50,20 @@ class ActionRow(Static):
         self.view = view
         self.update(self.line())
 
-    def line(self) -> Text:
+    def line(self) -> Table:
         v = self.view
-        t = Text(no_wrap=True, overflow="ellipsis")
-        t.append_text(badge(status_word(v.status)))
-        t.append(" ")
-        t.append(bar_text(v.fraction, v.status == RUNNING), style="bold" if v.status == RUNNING else "dim"
-                 if v.status == WAITING else "")
-        t.append(" ")
-        t.append(v.description)
+        g = Table.grid(padding=(0, 1))
+        g.add_column(width=6, no_wrap=True)
+        g.add_column(width=BAR + 2, no_wrap=True)
+        g.add_column(ratio=1)
+        bar = Text(bar_text(v.fraction, v.status == RUNNING),
+                   style="bold" if v.status == RUNNING else "dim" if v.status == WAITING else "")
+        t = Text(v.description, overflow="fold")
         detail = detail_text(v)
         if detail:
             t.append(f"  {detail}", style="dim")
-        return t
+        g.add_row(badge(status_word(v.status)), bar, t)
+        return g
 
     def refresh_view(self) -> None:
         self.update(self.line())
