@@ -133,6 +133,9 @@ def check_venv(venv: str, wheelhouse: str, lock: str, editable: bool = False) ->
         expected.update(rec)
         locked_dists.update(p.split("/", 1)[0] for p in rec if p.split("/", 1)[0].endswith(".dist-info"))
     for rel, want in sorted(expected.items()):
+        top, _, base = rel.partition("/")
+        if want is None and top.endswith(".dist-info") and base in _INSTALLER_FILES:
+            continue  # the installer rewrites its own RECORD (with its cache's file in it): machine-local
         full = os.path.join(site, rel)
         if not os.path.isfile(full):
             if want is not None:
