@@ -21,7 +21,8 @@ from onboard.core.events import ActionFailed, ActionFinished, ActionStarted, Emi
 from onboard.core.profiles import cache
 from onboard.core.profiles.envsh import render_bashrc, render_env_script, render_inputs_script
 from onboard.core.profiles.facts import read_facts, write_facts
-from onboard.core.profiles.nixrun import EnvError, build_flake, build_nix_shell, choose_backend, nix_version_text
+from onboard.core.profiles.nixrun import (EnvError, InputRoots, build_flake, build_nix_shell, choose_backend,
+                                         nix_version_text)
 
 if TYPE_CHECKING:
     from onboard.core.profiles.model import Profile
@@ -177,7 +178,7 @@ def _same_identity(profile: Profile, project: Optional[str], m: cache.Manifest, 
 
 
 def build_env(profile: Profile, emit: Emitter = discard, reason: str = "", project: Optional[str] = AUTO,
-              dirs: Optional[list[str]] = None) -> EnvResult:
+              dirs: Optional[list[str]] = None, python_venv: bool = True) -> EnvResult:
     """Render, evaluate and build the profile's shell; write the cache. Raises EnvError."""
     name = profile.name
     if not cache.valid_name(name):
@@ -195,7 +196,7 @@ def build_env(profile: Profile, emit: Emitter = discard, reason: str = "", proje
             if m is not None and not cache.stale_reason(m, directory, profile_file=profile.path or None):
                 return EnvResult(name=name, directory=directory, env_sh=os.path.join(directory, cache.ENV_SH),
                                  manifest=m, project=root)
-        return _build_locked(profile, directory, root, dirs, emit, reason)
+        return _build_locked(profile, directory, root, dirs, emit, reason, python_venv)
     finally:
         os.close(fd)
 
@@ -219,7 +220,7 @@ def _write_lorri_nix(directory: str, override: str) -> None:
 
 
 def _build_locked(profile: Profile, directory: str, root: Optional[str], dirs: Optional[list[str]],
-                  emit: Emitter, reason: str) -> EnvResult:
+                  emit: Emitter, reason: str, python_venv: bool = True) -> EnvResult:
     from onboard.core.profiles.render import write_rendered
 
     name = profile.name
@@ -228,6 +229,7 @@ def _build_locked(profile: Profile, directory: str, root: Optional[str], dirs: O
                        description=f"evaluate and build the shell of profile {name}"
                        + (f" ({reason})" if reason else "")))
     started = time.time()
+    background: list[InputRoots] = []  # work of the build that runs beside the venv's sync
     try:
         backend, prog = choose_backend()
         ident = cache.program_identity(prog)
@@ -256,12 +258,13 @@ def _build_locked(profile: Profile, directory: str, root: Optional[str], dirs: O
         files = fill_identity(m, profile, root, backend, prog, ident)
         if backend == "flake":
             model, store_paths = build_flake(name, directory, cache.which("nix") or "nix", override,
-                                             emit, action_id)
+                                             emit, action_id, background)
         else:
             model, store_paths = build_nix_shell(name, directory, override, emit, action_id)
         from onboard.core.python.envhook import after_build
 
-        after_build(profile, model, directory, root)  # a locked Python: its venv, synced exactly
+        # a locked Python: its venv, synced exactly (not for --hermetic, which uses the store's)
+        after_build(profile, model, directory, root, sync=python_venv)
         m.bash = os.path.realpath(cache.which("bash") or "/bin/bash")
         m.inputs = inputs
         _lookup(m, profile, root, dirs)
@@ -271,13 +274,18 @@ def _build_locked(profile: Profile, directory: str, root: Optional[str], dirs: O
         cache.write_atomic(env_sh, render_env_script(model, name))
         cache.write_atomic(os.path.join(directory, cache.INPUTS_SH), _inputs_script(m))
         cache.write_atomic(os.path.join(directory, cache.BASHRC), render_bashrc(name, env_sh))
-        write_facts(directory, profile, root, files, m.rendered, override)
+        for job in background:
+            job.join()  # the inputs' GC roots: the next evaluation works offline
+        digest = next((j.override_hash for j in background if j.override_hash), None)
+        write_facts(directory, profile, root, files, m.rendered, override, override_digest=digest)
         # env.sh dates from the input snapshot, not the end of the build: the direnv loader's
         # `input -nt env.sh` then sees an edit made while Nix was building
         os.utime(env_sh, ns=(snapshot_ns, snapshot_ns))
         cache.write_atomic(os.path.join(directory, cache.MANIFEST), m.dumps())  # the commit point
         _clear_stale(directory)
     except EnvError as exc:
+        for job in background:
+            job.join()
         from onboard.core.python.envhook import explain
 
         explain(profile, exc)  # a wrong hash in the lock: said as the package's
@@ -399,7 +407,7 @@ def fallback(directory: str, name: str, why: str, project: Optional[str] = None,
 
 def ensure_env(profile: Profile, emit: Emitter = discard, force: bool = False,
                project: Union[str, None] = AUTO, dirs: Optional[list[str]] = None,
-               allow_fallback: Optional[bool] = None) -> EnvResult:
+               allow_fallback: Optional[bool] = None, python_venv: bool = True) -> EnvResult:
     """A fresh environment for `profile` in `project` (default: the root found from the
     current directory): the cache when its identity holds, else a rebuild. When the rebuild
     fails and fallback is allowed (fallback_allowed()) and this project has a last good
@@ -418,13 +426,14 @@ def ensure_env(profile: Profile, emit: Emitter = discard, force: bool = False,
     if m is not None and not reason:
         from onboard.core.python.envhook import on_entry
 
-        on_entry(directory)  # a locked Python whose venv is missing: made again from the store
+        if python_venv:
+            on_entry(directory)  # a locked Python whose venv is missing: made again from the store
         _clear_stale(directory)
         _restamp(directory, m)
         return EnvResult(name=profile.name, directory=directory,
                          env_sh=os.path.join(directory, cache.ENV_SH), manifest=m, project=root)
     try:
-        return build_env(profile, emit, reason, project=root, dirs=dirs)
+        return build_env(profile, emit, reason, project=root, dirs=dirs, python_venv=python_venv)
     except EnvError as exc:
         if not (fallback_allowed() if allow_fallback is None else allow_fallback):
             raise

@@ -46,21 +46,32 @@ class EnvError(Exception):
 
 
 def nix_version(nix: str) -> tuple[int, ...]:
-    try:
-        out = subprocess.run([nix, "--version"], capture_output=True, text=True, timeout=30).stdout
-    except (OSError, subprocess.SubprocessError):
-        return ()
-    m = re.search(r"(\d+)\.(\d+)(?:\.(\d+))?", out)
+    m = re.search(r"(\d+)\.(\d+)(?:\.(\d+))?", nix_version_text(nix))
     return tuple(int(g) for g in m.groups() if g is not None) if m else ()
+
+
+#: (real path, mtime, size) of a Nix program -> what its --version said: asked once per run
+_VERSIONS: dict[tuple[str, int, int], str] = {}
 
 
 def nix_version_text(prog: str) -> str:
     """What `PROG --version` says (first line), "" when it cannot run."""
+    path = prog if os.sep in prog else (cache.which(prog) or prog)
+    try:
+        st = os.stat(path)
+        key: Optional[tuple[str, int, int]] = (os.path.realpath(path), st.st_mtime_ns, st.st_size)
+    except OSError:
+        key = None
+    if key is not None and key in _VERSIONS:
+        return _VERSIONS[key]
     try:
         out = subprocess.run([prog, "--version"], capture_output=True, text=True, timeout=30).stdout
     except (OSError, subprocess.SubprocessError):
         return ""
-    return out.strip().splitlines()[0] if out.strip() else ""
+    text = out.strip().splitlines()[0] if out.strip() else ""
+    if key is not None and text:
+        _VERSIONS[key] = text
+    return text
 
 
 def choose_backend() -> tuple[str, str]:
@@ -143,8 +154,48 @@ def _remove_old_profile_links(directory: str) -> None:
                 pass
 
 
+class InputRoots:
+    """GC roots for a flake's inputs, made beside the rest of the build (a thread: it is one
+    more Nix evaluation, and what follows the build, the venv's sync, does not need it).
+    `override_hash`: the NAR hash (SRI) of the package set that replaced nixpkgs, as the store
+    recorded it, or "" when unknown."""
+
+    def __init__(self, base: list[str], flake: str, directory: str, override: str, emit: Emitter,
+                 action_id: str) -> None:
+        import threading
+
+        self.override_hash = ""
+        self._args = (base, flake, directory, override, emit, action_id)
+        self._thread = threading.Thread(target=self._run, name="onboard-input-roots", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        base, flake, directory, override, emit, action_id = self._args
+        inputs = _root_flake_inputs(base, flake, directory, override, emit, action_id)
+        if override and inputs.get("nixpkgs"):
+            self.override_hash = _nar_hash(base, inputs["nixpkgs"])
+
+    def join(self) -> None:
+        self._thread.join()
+
+
+def _nar_hash(base: list[str], path: str) -> str:
+    try:
+        r = subprocess.run(base + ["path-info", "--json", path], capture_output=True, text=True, timeout=60)
+        doc = json.loads(r.stdout) if r.returncode == 0 else None
+    except (OSError, ValueError, subprocess.SubprocessError):
+        return ""
+    from onboard.core.verify.nixstore import path_infos, sri
+
+    info = path_infos(doc).get(path, {})
+    return sri(str(info.get("narHash", ""))) if info.get("narHash") else ""
+
+
 def build_flake(profile_name: str, directory: str, nix: str, override: str, emit: Emitter,
-                 action_id: str) -> tuple[EnvModel, list[str]]:
+                 action_id: str, background: Optional[list[InputRoots]] = None) -> tuple[EnvModel, list[str]]:
+    """Evaluate and build the flake's dev shell. With `background`, the GC roots of the flake's
+    inputs are made in a thread appended to it (join it before the build counts as done);
+    without, before returning."""
     flake = os.path.join(directory, cache.RENDERED)
     base = [nix, "--extra-experimental-features", "nix-command flakes"]
     out_path = os.path.join(directory, f".print-dev-env.{os.getpid()}.json")
@@ -174,14 +225,18 @@ def build_flake(profile_name: str, directory: str, nix: str, override: str, emit
             pass
     _remove_old_profile_links(directory)
     store = os.path.realpath(os.path.join(directory, cache.GCROOT))
-    _root_flake_inputs(base, flake, directory, override, emit, action_id)
+    if background is None:
+        _root_flake_inputs(base, flake, directory, override, emit, action_id)
+    else:
+        background.append(InputRoots(base, flake, directory, override, emit, action_id))
     return model_from_json(doc), [store]
 
 
 def _root_flake_inputs(base: list[str], flake: str, directory: str, override: str, emit: Emitter,
-                       action_id: str) -> None:
+                       action_id: str) -> dict[str, str]:
     """GC roots for the flake's inputs (the package set's source), so that a later
-    evaluation of the same profile works without the network."""
+    evaluation of the same profile works without the network. Returns the top-level
+    inputs' store paths by name."""
     inputs_dir = os.path.join(directory, "inputs")
     try:
         r = subprocess.run(base + ["flake", "archive", "--json", "--dry-run", f"path:{flake}",
@@ -199,9 +254,14 @@ def _root_flake_inputs(base: list[str], flake: str, directory: str, override: st
                     paths.append(str(sub["path"]))
                 walk(sub)
 
+    top: dict[str, str] = {}
     if isinstance(doc, dict):
         walk(doc)
+        for key, sub in (doc.get("inputs") or {}).items():
+            if isinstance(sub, dict) and sub.get("path"):
+                top[str(key)] = str(sub["path"])
     _replace_roots(inputs_dir, "source", paths, emit, action_id)
+    return top
 
 
 def _replace_roots(root_dir: str, stem: str, paths: list[str], emit: Emitter, action_id: str) -> bool:
