@@ -195,6 +195,8 @@ def exported(tmp_path_factory, boxset):
     r2 = _onboard("--json", "export", "container", "box", "--out", str(base / "two.tar"), cwd=p, env=env)
     assert r2.returncode == 0, r2.stdout + r2.stderr
     assert "build the shell of profile box" in r2.stderr  # rebuilt: the cache was gone
+    r3 = _onboard("export", "container", "box", "--out", str(base / "three.tar"), cwd=p, env=env)
+    assert r3.returncode == 0, r3.stdout + r3.stderr
     return {"base": base, "p": p, "env": env, "one": base / "one.tar", "two": base / "two.tar", "out1": r1.stdout,
             "doc": json.loads(r2.stdout)}
 
@@ -204,6 +206,8 @@ def exported(tmp_path_factory, boxset):
 def test_two_exports_are_the_same_bytes_and_a_valid_oci_archive(exported):
     one, two = exported["one"].read_bytes(), exported["two"].read_bytes()
     assert one == two
+    # the third used the layer digests the second wrote down: the same bytes without hashing them
+    assert (exported["base"] / "three.tar").read_bytes() == one
     doc = exported["doc"]
     assert doc["digest"] in exported["out1"] and f"size: {len(one)} bytes" in exported["out1"]
     m = _members(exported["one"])
@@ -420,3 +424,23 @@ def test_the_flakes_python_env_is_built_and_its_closure_added(tmp_path):
     env = ex.image_env({"PATH": "/nix/store/a/bin"}, img.User(), "p", path)
     assert f"PATH={path}/bin:/nix/store/a/bin" in env
     assert ex._python_env(str(tmp_path / "none"), "", lambda e: None) == ""
+
+
+@pytest.mark.slow
+@needs_nix
+def test_a_layer_digest_cache_that_does_not_fit_is_not_trusted(exported, tmp_path):
+    cache = exported["base"] / "home" / ".cache" / "onboard" / "containers" / "layers"
+    entries = sorted(cache.iterdir())
+    assert entries, "the exports wrote no layer digests"
+    for f in entries:
+        digest, size = f.read_text().split()
+        f.write_text(f"{digest} {int(size) + 512}\n")  # a size the layer does not have
+    r = _onboard("export", "container", "box", "--out", str(tmp_path / "again.tar"), cwd=exported["p"],
+                 env=exported["env"])
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "again.tar").read_bytes() == exported["one"].read_bytes()
+    manifest = json.loads(_members(tmp_path / "again.tar")["blobs/sha256/" + exported["doc"]["digest"][7:]])
+    real = {(x["digest"], x["size"]) for x in manifest["layers"]}
+    for f in entries:  # written down again, right
+        digest, size = f.read_text().split()
+        assert (digest, int(size)) in real

@@ -291,6 +291,12 @@ def _python_env(directory: str, override: str, emit: Emitter) -> str:
                          "report the Nix version you use")
 
 
+def layer_cache_dir() -> str:
+    from onboard.core import paths
+
+    return str(paths.cache_dir() / "containers" / "layers")
+
+
 def nix_system() -> str:
     machine = os.uname().machine
     return f"{'aarch64' if machine == 'arm64' else machine}-{os.uname().sysname.lower()}"
@@ -474,12 +480,11 @@ def export_container(req: Request, emit: Emitter = discard) -> Exported:
                                     text=f"{nbytes} bytes"))
 
             try:
-                w = img.write_image(spec, fh, progress)
+                w = img.write_image(spec, fh, progress, img.DigestCache(layer_cache_dir()))
             except img.tw.TarError as exc:
                 raise ContainerError(f"cannot write the image: {exc}",
                                      "check the store with `onboard verify`, then export again") from None
             fh.flush()
-            os.fsync(fh.fileno())
         os.chmod(tmp, 0o644)
         os.replace(tmp, out)
     except BaseException:

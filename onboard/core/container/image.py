@@ -20,9 +20,13 @@ import json
 import os
 import zlib
 from dataclasses import dataclass, field
-from typing import IO, Callable, Optional
+from typing import IO, TYPE_CHECKING, Callable, Optional
 
 from onboard.core.container import tarwriter as tw
+
+if TYPE_CHECKING:
+    import mmap
+    from concurrent.futures import ThreadPoolExecutor
 
 MAX_LAYERS = 100  # what docker and podman take without trouble (overlayfs limits them to about 125)
 FORMAT = "1"  # of onboard's image writer: a change that alters bytes changes it
@@ -138,6 +142,8 @@ def own_entries(spec: Spec) -> list[tw.Entry]:
 
 def store_entries(paths: list[str]) -> list[tw.Entry]:
     """The entries of one layer of store paths: shared parents once, then each path's tree."""
+    if len(paths) == 1:
+        return tw.layer_entries(paths[0])
     out: dict[bytes, tw.Entry] = {}
     for p in sorted(paths):
         for e in tw.layer_entries(p):
@@ -154,29 +160,160 @@ def _json(doc: object) -> bytes:
 
 
 class _Archive:
-    """The outer tar, written to a seekable file."""
+    """The outer tar, written to a seekable file through its descriptor: small writes are
+    gathered, a big file's contents are copied by the kernel (copy_file_range) and hashed
+    from a read-only mapping, so no byte of the closure passes through Python objects."""
 
-    def __init__(self, fh: IO[bytes]) -> None:
-        self.fh = fh
+    FLUSH = 1 << 20
+    SMALL = 1 << 16
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.pending = bytearray()
+        self.pos = os.lseek(fd, 0, os.SEEK_CUR)
+        self.pool: Optional["ThreadPoolExecutor"] = None
+        self.hashing: Optional["hashlib._Hash"] = None  # what the written bytes are hashed into
+        self.kernel_copy = hasattr(os, "copy_file_range")
+
+    def _hasher(self) -> "ThreadPoolExecutor":
+        if self.pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="onboard-hash")
+        return self.pool
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True)
+            self.pool = None
+
+    def _put(self, data: bytes) -> None:
+        self.pending += data
+        if len(self.pending) >= self.FLUSH:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.hashing is not None:
+            self.hashing.update(self.pending)
+        view = memoryview(self.pending)
+        while view:
+            n = os.write(self.fd, view)
+            view = view[n:]
+        self.pos += len(self.pending)
+        self.pending = bytearray()
+
+    def tell(self) -> int:
+        return self.pos + len(self.pending)
 
     def add(self, name: str, data: bytes) -> None:
         for chunk in (tw.header(tw.data_entry(name, data)), data, b"\0" * (-len(data) % tw.BLOCK)):
-            self.fh.write(chunk)
+            self._put(chunk)
 
     def add_dir(self, name: str) -> None:
-        self.fh.write(tw.header(tw.dir_entry(name)))
+        self._put(tw.header(tw.dir_entry(name)))
 
     def blob(self, data: bytes) -> tuple[str, int]:
         digest = "sha256:" + hashlib.sha256(data).hexdigest()
         self.add(_blob_name(digest), data)
         return digest, len(data)
 
-    def stream_blob(self, produce: Callable[[Callable[[bytes], object]], object], gzip: bool) -> tuple[str, str, int]:
-        """(digest, diff_id, size) of the blob `produce` writes through the callback it is given."""
-        start = self.fh.tell()
+    def _copy_file(self, e: tw.Entry, raw: "hashlib._Hash") -> int:
+        """A store file's contents, hashed into `raw` and copied to the archive."""
+        import mmap
+
+        try:
+            src = os.open(e.source, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError as exc:
+            raise tw.TarError(f"cannot read {e.source}: {exc.strerror or exc}") from None
+        try:
+            size = os.fstat(src).st_size
+            if size != e.size:
+                raise tw.TarError(f"{e.source} changed while it was being read")
+            if size <= self.SMALL:
+                data = os.read(src, size + 1)
+                if len(data) != size:
+                    raise tw.TarError(f"{e.source} changed while it was being read")
+                self._put(data)  # hashed with the rest of the gathered bytes
+                return size
+            with mmap.mmap(src, size, prot=mmap.PROT_READ) as mm:
+                self.flush()
+                # the hash (which lets go of the GIL) runs beside the kernel's copy
+                hashing = self._hasher().submit(raw.update, mm)
+                try:
+                    self._copy_range(src, mm, size)
+                finally:
+                    hashing.result()
+            self.pos += size
+            os.lseek(self.fd, self.pos, os.SEEK_SET)
+            return size
+        finally:
+            os.close(src)
+
+    def _copy_unhashed(self, e: tw.Entry) -> int:
+        import mmap
+
+        try:
+            src = os.open(e.source, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError as exc:
+            raise tw.TarError(f"cannot read {e.source}: {exc.strerror or exc}") from None
+        try:
+            if e.size <= self.SMALL:
+                data = os.read(src, e.size + 1)
+                if len(data) != e.size:
+                    raise tw.TarError(f"{e.source} changed while it was being read")
+                self._put(data)
+                return e.size
+            if os.fstat(src).st_size != e.size:
+                raise tw.TarError(f"{e.source} changed while it was being read")
+            self.flush()
+            with mmap.mmap(src, e.size, prot=mmap.PROT_READ) as mm:
+                self._copy_range(src, mm, e.size)
+            self.pos += e.size
+            os.lseek(self.fd, self.pos, os.SEEK_SET)
+            return e.size
+        finally:
+            os.close(src)
+
+    def _copy_range(self, src: int, mm: "mmap.mmap", size: int) -> None:
+        done = 0
+        try:
+            while self.kernel_copy and done < size:
+                n = os.copy_file_range(src, self.fd, size - done, done, self.pos + done)
+                if n <= 0:
+                    break
+                done += n
+        except OSError:
+            self.kernel_copy = False  # another file system, an old kernel: written from the mapping
+        if done < size:
+            os.lseek(self.fd, self.pos + done, os.SEEK_SET)
+            with memoryview(mm) as whole:
+                view = whole[done:]
+                while view:
+                    n = os.write(self.fd, view)
+                    view = view[n:]
+                view.release()
+
+    def stream_blob(self, entries: list[tw.Entry], gzip: bool, known: Optional[tuple[str, int]] = None
+                    ) -> tuple[str, str, int]:
+        """(digest, diff_id, size) of the layer of `entries`, written as the next blob. With
+        `known` (digest, size) of an uncompressed layer, its bytes are written without being
+        hashed again; when the size written is not the one known, it is written again, hashed."""
+        start = self.tell()
+        if known is not None and not gzip:
+            self._put(tw.header(tw.Entry(_blob_name(known[0]).encode(), "file", 0o644, size=known[1])))
+            body = self.tell()
+            tw.write_entries(entries, self._put, self._copy_unhashed)
+            size = self.tell() - body
+            if size == known[1]:
+                self._put(b"\0" * (-size % tw.BLOCK))
+                return known[0], known[0], size
+            self.flush()
+            os.ftruncate(self.fd, start)
+            os.lseek(self.fd, start, os.SEEK_SET)
+            self.pos = start
         placeholder = _blob_name("sha256:" + "0" * 64)
-        self.fh.write(tw.header(tw.data_entry(placeholder, b"")))
-        body = self.fh.tell()
+        self._put(tw.header(tw.data_entry(placeholder, b"")))
+        body = self.tell()
         raw = hashlib.sha256()
         if gzip:
             packed = hashlib.sha256()
@@ -187,27 +324,26 @@ class _Archive:
                 out = z.compress(chunk)
                 if out:
                     packed.update(out)
-                    self.fh.write(out)
+                    self._put(out)
 
-            produce(write)
+            tw.write_entries(entries, write)
             tail = z.flush()
             packed.update(tail)
-            self.fh.write(tail)
+            self._put(tail)
         else:
             packed = raw
-
-            def write(chunk: bytes) -> None:
-                raw.update(chunk)
-                self.fh.write(chunk)
-
-            produce(write)
-        size = self.fh.tell() - body
-        self.fh.write(b"\0" * (-size % tw.BLOCK))
-        after = self.fh.tell()
+            self.flush()
+            self.hashing = raw
+            try:
+                tw.write_entries(entries, self._put, lambda e: self._copy_file(e, raw))
+                self.flush()
+            finally:
+                self.hashing = None
+        size = self.tell() - body
+        self._put(b"\0" * (-size % tw.BLOCK))
+        self.flush()
         digest = "sha256:" + packed.hexdigest()
-        self.fh.seek(start)
-        self.fh.write(tw.header(tw.Entry(_blob_name(digest).encode(), "file", 0o644, size=size)))
-        self.fh.seek(after)
+        os.pwrite(self.fd, tw.header(tw.Entry(_blob_name(digest).encode(), "file", 0o644, size=size)), start)
         return digest, "sha256:" + raw.hexdigest(), size
 
 
@@ -229,19 +365,70 @@ def config_doc(spec: Spec, diff_ids: list[str], layers: list[Layer]) -> dict:
             "rootfs": {"type": "layers", "diff_ids": diff_ids}, "history": history}
 
 
-def write_image(spec: Spec, fh: IO[bytes], progress: Optional[Callable[[int, int, int], None]] = None) -> Written:
+class DigestCache:
+    """The digest and size of each uncompressed store layer written before, keyed by the
+    writer's format and the NAR hash Nix recorded for each of its store paths (a store path's
+    contents never change; a different build of the same path has another NAR hash). A
+    layer read from here is still checked by its size, and podman and docker check every
+    digest when they load the image; `onboard verify` checks the store's contents."""
+
+    def __init__(self, directory: str) -> None:
+        self.directory = directory
+
+    def _file(self, paths: list[str], hashes: dict[str, str]) -> str:
+        key = hashlib.sha256("\n".join([FORMAT] + [f"{p} {hashes.get(p, '')}" for p in sorted(paths)]).encode())
+        return os.path.join(self.directory, key.hexdigest())
+
+    def get(self, paths: list[str], hashes: dict[str, str]) -> Optional[tuple[str, int]]:
+        if not paths or not all(hashes.get(p) for p in paths):
+            return None
+        try:
+            with open(self._file(paths, hashes), encoding="ascii") as fh:
+                digest, size = fh.read().split()
+            if len(digest) == 71 and digest.startswith("sha256:"):
+                return digest, int(size)
+        except (OSError, ValueError):
+            pass
+        return None
+
+    def put(self, paths: list[str], hashes: dict[str, str], digest: str, size: int) -> None:
+        if not paths or not all(hashes.get(p) for p in paths):
+            return
+        try:
+            os.makedirs(self.directory, mode=0o700, exist_ok=True)
+            path = self._file(paths, hashes)
+            tmp = f"{path}.{os.getpid()}.tmp"
+            with open(tmp, "w", encoding="ascii") as fh:
+                fh.write(f"{digest} {size}\n")
+            os.replace(tmp, path)
+        except OSError:
+            pass  # a cache that cannot be written is only slower
+
+
+def write_image(spec: Spec, fh: IO[bytes], progress: Optional[Callable[[int, int, int], None]] = None,
+                cache: Optional[DigestCache] = None) -> Written:
     """Write the image archive of `spec` to `fh` (a new, seekable file). `progress(done, total,
     bytes)` is called after each layer. Raises tarwriter.TarError."""
+    arc = _Archive(fh.fileno())
+    try:
+        return _write(spec, arc, progress, cache)
+    finally:
+        arc.close()
+
+
+def _write(spec: Spec, arc: _Archive, progress: Optional[Callable[[int, int, int], None]],
+           cache: Optional[DigestCache]) -> Written:
     groups = group_layers(list(spec.closure), spec.references)
     layers = [Layer(g) for g in groups] + [Layer([])]
-    arc = _Archive(fh)
     arc.add_dir("blobs")
     arc.add_dir("blobs/sha256")
     written = 0
     for i, layer in enumerate(layers):
         entries = store_entries(layer.paths) if layer.paths else own_entries(spec)
-        layer.digest, layer.diff_id, layer.size = arc.stream_blob(
-            lambda write, entries=entries: tw.write_entries(entries, write), spec.gzip)  # type: ignore[misc]
+        known = cache.get(layer.paths, spec.closure) if cache is not None and not spec.gzip else None
+        layer.digest, layer.diff_id, layer.size = arc.stream_blob(entries, spec.gzip, known)
+        if cache is not None and not spec.gzip and known != (layer.digest, layer.size):
+            cache.put(layer.paths, spec.closure, layer.digest, layer.size)
         written += layer.size
         if progress is not None:
             progress(i + 1, len(layers), written)
@@ -263,8 +450,9 @@ def write_image(spec: Spec, fh: IO[bytes], progress: Optional[Callable[[int, int
                "Layers": [_blob_name(x.digest) for x in layers]}]
     arc.add("manifest.json", _json(docker))
     arc.add("oci-layout", _json({"imageLayoutVersion": "1.0.0"}))
-    fh.write(tw.end())
-    return Written(digest, config_digest, fh.tell(), layers)
+    arc._put(tw.end())
+    arc.flush()
+    return Written(digest, config_digest, arc.tell(), layers)
 
 
 def _split_tag(ref: str) -> tuple[str, str, str]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import stat
+import struct
 from dataclasses import dataclass
 from typing import Callable, Iterable, Optional
 
@@ -49,6 +50,9 @@ def _octal(value: int, width: int) -> bytes:
     return b"%0*o\0" % (width - 1, value)
 
 
+_MTIME = _octal(MTIME, 12)
+
+
 def _pax(records: list[tuple[bytes, bytes]]) -> bytes:
     out = b""
     for key, value in records:
@@ -60,20 +64,13 @@ def _pax(records: list[tuple[bytes, bytes]]) -> bytes:
     return out
 
 
+_HEADER = struct.Struct("100s8s8s8s12s12s8s1s100s8s32s32s8s8s155s12x")
+_ZERO8 = b"0000000\0"
+
+
 def _block(name: bytes, mode: int, uid: int, gid: int, size: int, flag: bytes, link: bytes) -> bytes:
-    h = bytearray(BLOCK)
-    h[0:len(name)] = name
-    h[100:108] = _octal(mode, 8)
-    h[108:116] = _octal(uid, 8)
-    h[116:124] = _octal(gid, 8)
-    h[124:136] = _octal(size, 12)
-    h[136:148] = _octal(MTIME, 12)
-    h[148:156] = b" " * 8
-    h[156:157] = flag
-    h[157:157 + len(link)] = link
-    h[257:265] = b"ustar\x0000"
-    h[329:337] = _octal(0, 8)
-    h[337:345] = _octal(0, 8)
+    h = bytearray(_HEADER.pack(name, b"%07o\0" % mode, b"%07o\0" % uid, b"%07o\0" % gid, b"%011o\0" % size,
+                               _MTIME, b"        ", flag, link, b"ustar\x0000", b"", b"", _ZERO8, _ZERO8, b""))
     h[148:156] = b"%06o\0 " % sum(h)
     return bytes(h)
 
@@ -135,7 +132,7 @@ def layer_entries(path: str) -> list[Entry]:
         if stat.S_ISDIR(st.st_mode):
             out.append(Entry(name + b"/", "dir", mode))
             for child in sorted(os.listdir(os.fsencode(abs_path))):
-                visit(os.path.join(abs_path, os.fsdecode(child)), name + b"/" + child)
+                visit(abs_path + "/" + os.fsdecode(child), name + b"/" + child)
         elif stat.S_ISLNK(st.st_mode):
             out.append(Entry(name, "link", mode, target=os.fsencode(os.readlink(abs_path))))
         elif stat.S_ISREG(st.st_mode):
@@ -147,8 +144,11 @@ def layer_entries(path: str) -> list[Entry]:
     return out
 
 
-def write_entries(entries: Iterable[Entry], write: Callable[[bytes], object]) -> int:
-    """Stream the entries and the end-of-archive blocks to `write`; the bytes written."""
+def write_entries(entries: Iterable[Entry], write: Callable[[bytes], object],
+                  copy: Optional[Callable[[Entry], int]] = None) -> int:
+    """Stream the entries and the end-of-archive blocks to `write` (a file's contents through
+    `copy(entry)` when given: it writes exactly entry.size bytes or raises TarError); the
+    bytes written."""
     total = 0
     for e in entries:
         h = header(e)
@@ -159,6 +159,8 @@ def write_entries(entries: Iterable[Entry], write: Callable[[bytes], object]) ->
         if e.data is not None:
             write(e.data)
             got = len(e.data)
+        elif copy is not None:
+            got = copy(e)
         else:
             got = _copy(e, write)
         pad = _padding(got)
@@ -170,14 +172,16 @@ def write_entries(entries: Iterable[Entry], write: Callable[[bytes], object]) ->
 
 def _copy(e: Entry, write: Callable[[bytes], object]) -> int:
     got = 0
+    buf = bytearray(min(CHUNK, max(e.size, 1)))
+    view = memoryview(buf)
     try:
         with open(e.source, "rb", buffering=0) as fh:
             while got < e.size:
-                chunk = fh.read(min(CHUNK, e.size - got))
-                if not chunk:
+                n = fh.readinto(view[:min(len(buf), e.size - got)])
+                if not n:
                     break
-                write(chunk)
-                got += len(chunk)
+                write(view[:n])  # type: ignore[arg-type]
+                got += n
             more = fh.read(1)
     except OSError as exc:
         raise TarError(f"cannot read {e.source}: {exc.strerror or exc}") from None

@@ -1,0 +1,128 @@
+#!/usr/bin/env python3
+"""`onboard export container` next to what any image of a closure costs at least: asking Nix
+for the closure (`nix path-info -r`) and a plain `tar` of it.
+
+One run, interleaved repetitions, the environment built once before. The profile takes
+`hello`, `bashInteractive` and `payload` from a copy of the stand-in package set where bash is
+a real, self-contained copy (tests/support/container_set.py) and `payload` is a copy of a host
+directory (default /usr/lib/python3.11: tens of MB in about a thousand files, the shape of a
+real closure's share of an interpreter). Contenders:
+
+  onboard export      python -m onboard export container bench --out FILE --yes
+  onboard start-up    python -m onboard export --help (the interpreter and the command line)
+  nix + tar           nix path-info -r ROOT, then tar -cf FILE PATHS...
+
+Goal: onboard export <= 1.5 x (nix path-info -r + tar). Both write an uncompressed archive of
+the same files; onboard also hashes every byte (each layer's digest) and reads the profile.
+
+Run: .venv/bin/python bench/bench_container.py [--payload DIR] [--runs N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.support import container_set  # noqa: E402
+
+NIX_CONFIG = "\n".join(["sandbox = false", "substituters =", "flake-registry =",
+                        "experimental-features = nix-command flakes"])
+PIN = """nixpkgs:
+  rev: 50ab793786d9de88ee30ec4e4c24fb4236fc2674
+  narHash: sha256-/bVBlRpECLVzjV19t5KMdMFWSwKLtb5RyXdjz3LJT+g=
+"""
+NIX = ["nix", "--extra-experimental-features", "nix-command"]
+
+
+def timed(argv: list[str], env: dict[str, str], cwd: str) -> float:
+    t0 = time.perf_counter()
+    r = subprocess.run(argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.PIPE, text=True)
+    took = time.perf_counter() - t0
+    if r.returncode != 0:
+        sys.exit(f"{' '.join(argv[:4])} failed: {r.stderr.strip()[-400:]}")
+    return took
+
+
+def nix_and_tar(root: str, out: str, env: dict[str, str]) -> float:
+    t0 = time.perf_counter()
+    r = subprocess.run([*NIX, "path-info", "-r", root], env=env, capture_output=True, text=True, check=True)
+    paths = r.stdout.split()
+    subprocess.run(["tar", "-cf", out, *paths], env=env, check=True, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - t0
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--payload", default="/usr/lib/python3.11", help="a host directory the payload package copies")
+    ap.add_argument("--runs", type=int, default=5)
+    a = ap.parse_args()
+    if not shutil.which("nix"):
+        sys.exit("needs nix on PATH")
+    base = Path(tempfile.mkdtemp(prefix="bench-container-"))
+    # both archives go to memory when it can hold them: the disk's write-back of one run's
+    # file would otherwise land on the next run, whichever contender that is
+    outs = Path(tempfile.mkdtemp(prefix="bench-container-out-",
+                                 dir="/dev/shm" if os.access("/dev/shm", os.W_OK) else None))
+    try:
+        pkgs = container_set.make(base / "pkgs", payload=a.payload)
+        home = base / "home"
+        proj = base / "proj"
+        (proj / "profiles").mkdir(parents=True)
+        (proj / ".git").mkdir()
+        (proj / "profiles" / "bench.yaml").write_text(
+            "name: bench\n" + PIN + "packages: [hello, bashInteractive, payload]\nenv:\n  WHO: bench\n")
+        env = dict(os.environ, NIX_CONFIG=NIX_CONFIG, ONBOARD_NIXPKGS_OVERRIDE=str(pkgs), HOME=str(home),
+                   XDG_CACHE_HOME=str(home / ".cache"), XDG_STATE_HOME=str(home / ".state"), PYTHONPATH=str(ROOT),
+                   NO_COLOR="1")
+        for k in ("ONBOARD_CACHE_DIR", "ONBOARD_STATE_DIR", "ONBOARD_NIX_BACKEND", "CI", "PYTHONDONTWRITEBYTECODE"):
+            env.pop(k, None)  # as installed: onboard's bytecode is written once, then used
+        py = [sys.executable, "-m", "onboard"]
+        r = subprocess.run([*py, "shell", "bench", "--print-env"], env=env, cwd=str(proj), capture_output=True,
+                           text=True)
+        if r.returncode != 0:
+            sys.exit(f"building the environment failed: {r.stderr.strip()[-400:]}")
+        root = os.path.realpath(next(home.glob(".cache/onboard/env/*/bench/gcroot")))
+        refs = subprocess.run([*NIX, "path-info", "-r", root], env=env, capture_output=True, text=True).stdout.split()
+        size = subprocess.run(["du", "-scb", "--apparent-size", *refs], capture_output=True, text=True)
+        total = size.stdout.split()[-2] if size.returncode == 0 else "?"
+        out_a, out_b = str(outs / "image.tar"), str(outs / "plain.tar")
+        export = [*py, "export", "container", "bench", "--out", out_a, "--yes"]
+        timed(export, env, str(proj))  # warm the page cache for both
+        nix_and_tar(root, out_b, env)
+        times: dict[str, list[float]] = {"onboard export": [], "onboard start-up": [], "nix + tar": []}
+        for _ in range(a.runs):
+            for f in (out_a, out_b):  # both write a new file (replacing one costs its blocks' release)
+                os.unlink(f)
+            times["onboard export"].append(timed(export, env, str(proj)))
+            times["nix + tar"].append(nix_and_tar(root, out_b, env))
+            times["onboard start-up"].append(timed([*py, "export", "--help"], env, str(proj)))
+        med = {k: statistics.median(v) for k, v in times.items()}
+        print(f"closure: {len(refs)} store paths, {total} bytes of files (payload {a.payload}); "
+              f"image {os.path.getsize(out_a)} bytes, plain tar {os.path.getsize(out_b)} bytes; "
+              f"{a.runs} runs, medians:")
+        for k, v in med.items():
+            print(f"  {k:18s} {v * 1000:8.0f} ms   (min {min(times[k]) * 1000:.0f})")
+        ratio = med["onboard export"] / med["nix + tar"]
+        print(f"onboard export / (nix path-info -r + tar) = {ratio:.2f}x (goal <= 1.5x)")
+        print("the stand-in's evaluation costs nothing; the export does not evaluate (the environment is "
+              "built), so real nixpkgs adds nothing here but the size of its closure")
+        return 0 if ratio <= 1.5 else 1
+    finally:
+        subprocess.run(["chmod", "-R", "u+w", str(base)], capture_output=True)
+        shutil.rmtree(base, ignore_errors=True)
+        shutil.rmtree(outs, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
