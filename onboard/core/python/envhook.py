@@ -28,7 +28,8 @@ def _error(exc: venv.SyncError) -> EnvError:
     return EnvError(exc.message, exc.hint, exc.log)
 
 
-def after_build(profile: "Profile", model: "EnvModel", directory: str, root: Optional[str]) -> None:
+def after_build(profile: "Profile", model: "EnvModel", directory: str, root: Optional[str],
+                sync: bool = True) -> None:
     import os
 
     variables = {k: str(v) for k, (_t, v) in model.variables.items() if isinstance(v, str)}
@@ -38,7 +39,7 @@ def after_build(profile: "Profile", model: "EnvModel", directory: str, root: Opt
         from onboard.core.python.editable import project_of
 
         plan.editable = project_of(profile.python.lock)
-    if plan is not None:
+    if plan is not None and sync:
         try:
             venv.sync(plan)
         except venv.SyncError as exc:
@@ -58,11 +59,14 @@ _HASHES = re.compile(r"(specified|wanted|got):\s*(\S+)")
 
 
 def explain(profile: "Profile", exc: EnvError) -> None:
-    """Rewrite `exc` when Nix refused a download of the lock by its hash."""
+    """Rewrite `exc` when Nix refused a download of the lock by its hash, or a native build
+    (python-native.py) said what the profile lacks."""
     py = profile.python
     if py is None or py.selection is None:
         return
     text = exc.message + "\n" + "\n".join(exc.log)
+    if _native(profile, exc, text):
+        return
     m = _MISMATCH.search(text)
     if not m:
         return
@@ -86,6 +90,43 @@ def explain(profile: "Profile", exc: EnvError) -> None:
             if ch is hit:
                 line = _lock_line(lock, hit.name)
     exc.where = f"{lock}:{line}" if line else lock
+
+
+_NATIVE = "onboard-native: "
+
+
+def _native(profile: "Profile", exc: EnvError, text: str) -> bool:
+    """The native builder's own words (`onboard-native: error: ...` and its continuation lines)."""
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        at = line.find(_NATIVE + "error: ")
+        if at < 0:
+            continue
+        said = [line[at + len(_NATIVE + "error: "):]]
+        for more in lines[i + 1:]:
+            j = more.find(_NATIVE)
+            if j < 0 or more[j + len(_NATIVE):].startswith("error: "):
+                break
+            said.append(more[j + len(_NATIVE):])
+        exc.message = "building the locked Python's native code: " + "\n".join(said)
+        exc.hint = "change the profile as said, then enter again"
+        exc.log = [ln for ln in exc.log if _NATIVE not in ln]
+        exc.where = _python_line(profile)
+        return True
+    return False
+
+
+def _python_line(profile: "Profile") -> str:
+    """file:line of the `python:` key of the profile (or the base that has it)."""
+    for src in [profile.path, *profile.sources]:
+        try:
+            with open(src, encoding="utf-8") as fh:
+                for i, line in enumerate(fh, 1):
+                    if re.match(r"^python\s*:", line):
+                        return f"{src}:{i}"
+        except OSError:
+            continue
+    return profile.path
 
 
 def _lock_line(path: str, name: str) -> int:
