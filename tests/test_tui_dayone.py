@@ -107,9 +107,11 @@ def test_day_one_from_bare_machine_to_the_profile_shell(sandbox: Sandbox):
         pane.wait("to this machine now?")
         pane.keys("y")
         pane.wait("5/6 Apply", timeout=30)
-        s = pane.wait("6/6 Done", "Enter the shell now (web)", timeout=240)
-        assert "FAIL" not in s and "DONE" in s
-        pane.keys("s")  # leaves the TUI: `onboard shell web` takes over this terminal
+        s = pane.wait("6/6 Done", "Enter the environment now (web)", timeout=240)
+        assert "FAIL" not in s and "DONE" in s and "What to do next" in s
+        log = sorted((sandbox.home / ".local/state/onboard/logs").glob("tui-onboard-*.log"))[-1].read_text()
+        assert "build the environment of profile web" in log  # built inside Apply, as a step
+        pane.keys("Enter")  # leaves the TUI: `onboard shell web` takes over this terminal, nothing to build
         pane.wait("(web)", "web hook ran", timeout=180)
         pane.keys('echo "profile=$ONBOARD_PROFILE db=$DATABASE_URL team=$TEAM"', "Enter")
         s = pane.wait("profile=web db=postgres://localhost/web team=onboard", timeout=30)
@@ -119,3 +121,109 @@ def test_day_one_from_bare_machine_to_the_profile_shell(sandbox: Sandbox):
         subprocess.run(["tmux", "kill-session", "-t", name], capture_output=True)
     assert (sandbox.nix / "store").is_dir()
     assert (sandbox.home / ".local/state/onboard/answers.json").exists()
+
+
+def _team_dir(sandbox: Sandbox, mirror: str) -> dict:
+    team = sandbox.home / "team"
+    (team / "profiles").mkdir(parents=True)
+    (team / "profiles" / "base.yaml").write_text(standin.BASE)
+    (team / "onboard.yaml").write_text(TEAM.replace("default_profile: web", "default_profile: base").format(
+        version="2.24.9", mirror=mirror, system="x86_64-linux", sha256="ab" * 32).replace("file://", ""))
+    env = sandbox.env(TERM="xterm-256color", ONBOARD_TEAM_CONFIG=str(team / "onboard.yaml"),
+                      ONBOARD_PROFILES_DIR=str(team / "profiles"),
+                      ONBOARD_NIXPKGS_OVERRIDE=str(standin.standin_path()))
+    env.pop("NO_COLOR", None)
+    env.pop("CI", None)
+    return env
+
+
+def _start(sandbox: Sandbox, env: dict, tag: str) -> Pane:
+    exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
+    cmd = " ".join(shlex.quote(a) for a in sandbox.argv(sys.executable, "-m", "onboard"))
+    name = f"onboard-{tag}-{os.getpid()}"
+    subprocess.run(["tmux", "new-session", "-d", "-s", name, "-x", "80", "-y", "24",
+                    f"env -i {exports} {cmd}; echo __EXITED__ rc=$?; sleep 60"], check=True)
+    return Pane(name)
+
+
+def _apply_single(pane: Pane) -> None:
+    pane.wait("Welcome to onboard for the Newcomers team")
+    pane.keys("Enter")
+    pane.wait("checks:", "Continue", timeout=30)
+    pane.keys("Enter")
+    pane.wait("Your choices")
+    pane.keys("Enter")
+    pane.wait("Enter chooses")
+    pane.keys("Home", "Enter")
+    pane.gone("Enter chooses")
+    pane.wait("Install mode     single-user")
+    pane.keys("n")
+    pane.wait("change(s) to make", timeout=30)
+    pane.keys("a")
+    pane.wait("to this machine now?")
+    pane.keys("y")
+
+
+def _closed_port() -> int:
+    import socket
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def test_unreachable_mirror_fails_honestly_and_quit_exits_1(sandbox: Sandbox):
+    env = _team_dir(sandbox, f"http://127.0.0.1:{_closed_port()}")
+    pane = _start(sandbox, env, "fail")
+    try:
+        _apply_single(pane)
+        s = pane.wait("FAILED:", "Full log:", timeout=60)
+        assert "download" in s and "could not connect to 127.0.0.1" in s.replace("\n", " ") or "refused" in s
+        assert "ConnectionError" not in s and "HTTPConnectionPool" not in s and "Traceback" not in s
+        assert "The log's last" in s and "Try another source" in s and "Retry" in s
+        pane.keys("q")
+        s = pane.wait("__EXITED__", timeout=30)
+        assert "__EXITED__ rc=1" in s and "onboard: the setup stopped (failed) at: download" in s
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", pane.name], capture_output=True)
+
+
+def test_ctrl_c_during_apply_exits_130(sandbox: Sandbox):
+    import socket
+    import threading
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    held: list = []
+    stop = threading.Event()
+
+    def accept() -> None:  # a mirror that takes the connection and never answers
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(server.accept()[0])
+            except OSError:
+                continue
+
+    t = threading.Thread(target=accept, daemon=True)
+    t.start()
+    env = _team_dir(sandbox, f"http://127.0.0.1:{server.getsockname()[1]}")
+    pane = _start(sandbox, env, "intr")
+    try:
+        _apply_single(pane)
+        pane.wait("5/6 Apply", "RUN", timeout=30)
+        pane.keys("C-c")
+        pane.wait("Stopping after the current step")
+        pane.keys("C-c")
+        s = pane.wait("__EXITED__", timeout=30)
+        assert "__EXITED__ rc=130" in s and "onboard: interrupted" in s
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", pane.name], capture_output=True)
+        stop.set()
+        t.join()
+        for c in held:
+            c.close()
+        server.close()

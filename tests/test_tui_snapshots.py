@@ -1,4 +1,4 @@
-"""Snapshots (pytest-textual-snapshot) of the key screens at 80x24 and 120x40.
+"""Snapshots (pytest-textual-snapshot) of every screen at 80x24 and 60x20 (and 120x40 for some).
 
 Everything shown is injected (doctor results, team, profiles, plan rows, run summary), so
 the pictures do not depend on this machine or the clock. Update them after an intended
@@ -16,7 +16,8 @@ from onboard.tui.progress import Failure
 from onboard.tui.state import RunSummary
 from tests.support import tui_fakes as F
 
-SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40")]
+SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((60, 20), id="60x20"),
+         pytest.param((120, 40), id="120x40")]
 HOME = "/home/newhire"
 PROJECT = f"{HOME}/src/webshop"
 
@@ -102,7 +103,7 @@ def test_snapshot_done(snap_compare, size):
     assert snap_compare(snap_app(), terminal_size=size, run_before=ready)
 
 
-@pytest.mark.parametrize("size", SIZES[:1])
+@pytest.mark.parametrize("size", SIZES[:2])
 def test_snapshot_failure(snap_compare, size):
     summary = RunSummary(
         kind="apply", title=SUMMARY.title, status="failed", changed=[("DONE", ROWS[0]["description"]),
@@ -110,7 +111,7 @@ def test_snapshot_failure(snap_compare, size):
         total=len(ROWS), failure=Failure("nix-store", ROWS[1]["description"],
                                          "sha256 mismatch: the tarball is not the one the table names",
                                          "download it again, or pass --sha256 for a team mirror"),
-        tail=[f"unpacking store path {i} of 42" for i in range(1, 21)],
+        tail=[f"unpacking store path {i} of 42" for i in range(1, 21)], outcome=None,
         log_path=SUMMARY.log_path, receipt_path=SUMMARY.receipt_path, can_revert=True)
 
     async def ready(pilot):
@@ -120,3 +121,76 @@ def test_snapshot_failure(snap_compare, size):
         await F.wait_for(pilot, lambda: type(pilot.app.screen).__name__ == "FailureScreen")
 
     assert snap_compare(snap_app(), terminal_size=size, run_before=ready)
+
+
+@pytest.mark.parametrize("size", SIZES[:2])
+def test_snapshot_help(snap_compare, size):
+    async def ready(pilot):
+        pilot.app.show_plan()
+        await F.wait_for(pilot, lambda: getattr(pilot.app.screen, "plan", None) is not None)
+        await pilot.press("question_mark")
+        await F.wait_for(pilot, lambda: type(pilot.app.screen).__name__ == "HelpScreen")
+
+    assert snap_compare(snap_app(), terminal_size=size, run_before=ready)
+
+
+@pytest.mark.parametrize("size", SIZES[:2])
+def test_snapshot_explain(snap_compare, size):
+    async def ready(pilot):
+        pilot.app.show_plan()
+        await F.wait_for(pilot, lambda: getattr(pilot.app.screen, "plan", None) is not None)
+        await pilot.press("e")
+        await F.wait_for(pilot, lambda: type(pilot.app.screen).__name__ == "TextScreen")
+
+    assert snap_compare(snap_app(), terminal_size=size, run_before=ready)
+
+
+@pytest.mark.parametrize("size", SIZES[:2])
+def test_every_screen_shows_its_way_on(size):
+    """At 80x24 and 60x20 each screen's footer is on screen and names what Enter (or its main
+    key) does; nothing is below the notice size."""
+    import asyncio
+
+    from onboard.tui.screens.done import DoneScreen
+    from onboard.tui.screens.failure import FailureScreen
+
+    async def run() -> dict:
+        seen = {}
+        app = snap_app()
+        async with app.run_test(size=size) as pilot:
+            await F.wait_for(pilot, lambda: "Acme" in F.screen_text(app.screen))
+            seen["welcome"] = F.rendered(app)
+            app.show_checks()
+            await F.wait_for(pilot, lambda: getattr(app.screen, "done", False))
+            seen["checks"] = F.rendered(app)
+            app.show_choices()
+            await F.wait_for(pilot, lambda: app.state.profiles is not None)
+            seen["choices"] = F.rendered(app)
+            app.show_plan()
+            await F.wait_for(pilot, lambda: getattr(app.screen, "plan", None) is not None)
+            await pilot.pause(0.1)
+            seen["plan"] = F.rendered(app)
+            app.push_screen(DoneScreen(SUMMARY))
+            await F.wait_for(pilot, lambda: type(app.screen).__name__ == "DoneScreen")
+            await pilot.pause(0.1)
+            seen["done"] = F.rendered(app)
+            app.push_screen(FailureScreen(RunSummary(kind="apply", title="t", status="failed", failure=Failure(
+                "nix-download:x", "download Nix", "ConnectionError: HTTPSConnectionPool(host='mirror.test', "
+                "port=443): Max retries exceeded with url: /x (Caused by NewConnectionError('<urllib3."
+                "connection.HTTPSConnection object at 0x7f>: [Errno 111] Connection refused'))"),
+                tail=["a"] * 30, log_path=SUMMARY.log_path)))
+            await F.wait_for(pilot, lambda: type(app.screen).__name__ == "FailureScreen")
+            await pilot.pause(0.1)
+            seen["failure"] = F.rendered(app)
+        return seen
+
+    seen = asyncio.run(run())
+    want = {"welcome": "Enter  Start", "checks": "Enter  Continue", "choices": "Enter  Change",
+            "plan": "Enter  Apply", "done": "Enter  Enter the environment", "failure": "r  Retry"}
+    for name, text in seen.items():
+        assert want[name] in text.splitlines()[-1] or want[name] in text, f"{name} at {size}:\n{text}"
+        assert "too small" not in text and "This terminal is" not in text
+    assert "could not connect to mirror.test (port 443): connection refused" in seen["failure"].replace("\n", " ") \
+        or "could not connect to mirror.test" in seen["failure"]
+    assert "Error" not in seen["failure"].split("Full log")[0]
+    assert "What to do next" in seen["done"]

@@ -48,6 +48,13 @@ class Pane:
             time.sleep(0.05)
         raise AssertionError(f"waited for {words!r}; the terminal shows:\n{screen}")
 
+    def gone_after(self, word: str, timeout: float = 10) -> None:
+        """Wait until `word` left the screen (an Esc followed at once by a key reads as Alt+key)."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end and word in self.text():
+            time.sleep(0.05)
+        assert word not in self.text(), self.text()
+
     def close(self) -> None:
         subprocess.run(["tmux", "kill-session", "-t", self.name], capture_output=True)
 
@@ -82,7 +89,7 @@ def test_day_one_walk_in_a_real_terminal(tmp_path, short_dir):
         s = pane.wait("Your choices", "Install mode", "Demo folder")
         pane.keys("n")
         s = pane.wait("3 change(s) to make", "Nothing has changed yet")
-        assert f"path: {demo}/onboard-demo" in s and not (demo / "onboard-demo").exists()
+        assert f"{demo}/onboard-demo" in s and not (demo / "onboard-demo").exists()
         pane.keys("a")
         pane.wait("Apply 3 change(s) to this machine now?")
         pane.keys("y")
@@ -118,5 +125,75 @@ def test_ci_set_turns_the_terminal_ui_off_even_on_a_terminal(tmp_path):
     try:
         screen = pane.wait("__EXITED__ rc=0")
         assert "exit codes" in screen and "Welcome to onboard" not in screen
+    finally:
+        pane.close()
+
+
+def _checkout_env(home: Path) -> dict[str, str]:
+    env = {"HOME": str(home), "XDG_STATE_HOME": str(home / ".local/state"),
+           "XDG_CONFIG_HOME": str(home / ".config"), "XDG_CACHE_HOME": str(home / ".cache"),
+           "XDG_DATA_HOME": str(home / ".local/share"), "PYTHONPATH": str(ROOT), "TERM": "xterm-256color",
+           "NIX_CONFIG": os.environ.get("NIX_CONFIG", ""), "PATH": os.environ["PATH"]}
+    return env  # CI is not passed on: the guided setup turns itself off when it is set
+
+
+def _to_plan(pane: "Pane") -> str:
+    pane.wait("Welcome to onboard", "Press Enter to start")
+    pane.keys("Enter")
+    pane.wait("checks: ", "Continue", timeout=30)
+    pane.keys("Tab", "Enter")  # Enter continues wherever the focus is
+    pane.wait("Your choices", "Project folder")
+    pane.keys("n")
+    return pane.wait("change(s) to make", "Nothing has changed yet", timeout=30)
+
+
+def test_plan_of_the_checkout_scrolls_to_its_last_row_and_q_leaves_with_0(tmp_path):
+    """From this checkout (its team config names a default profile): the plan ends with the
+    profile's build, End and PageDown reach it at 80x24 without hunting for focus."""
+    home = tmp_path / "home"
+    home.mkdir()
+    pane = Pane(f"onboard-tui-plan-{os.getpid()}", f"{shlex.quote(sys.executable)} -m onboard",
+                _checkout_env(home), ROOT)
+    try:
+        s = _to_plan(pane)
+        assert "could not be made" not in s
+        import re
+
+        n = int(re.search(r"(\d+) change\(s\)", s).group(1))
+        last = [r for r in s.splitlines() if re.search(rf"(^|[^0-9]){n}\. ", r)]
+        pane.keys("End")
+        time.sleep(0.5)
+        s = pane.text()
+        assert re.search(rf"(^|[^0-9]){n}\. build the environment of profile", s), s
+        assert "Enter" in s.splitlines()[-1] and "Apply" in s.splitlines()[-1]  # the footer names Enter
+        pane.keys("Home")
+        time.sleep(0.3)
+        assert " 1. " in pane.text()
+        for _ in range(6):
+            pane.keys("PageDown")
+        time.sleep(0.5)
+        assert re.search(rf"(^|[^0-9]){n}\. ", pane.text()) or last
+        pane.keys("e")
+        s = pane.wait("Why:")
+        pane.keys("Escape")
+        pane.gone_after("Why:")
+        pane.keys("q")
+        s = pane.wait("__EXITED__ rc=0")
+        assert "onboard: nothing was changed" in s
+    finally:
+        pane.close()
+    assert not (home / ".local/state/onboard/receipts").exists()
+
+
+def test_ctrl_c_on_the_plan_exits_130_with_one_line(tmp_path, short_dir):
+    home = tmp_path / "home"
+    home.mkdir()
+    env = dict(_checkout_env(home), ONBOARD_DEMO_DIR=str(short_dir))
+    pane = Pane(f"onboard-tui-intr-{os.getpid()}", f"{shlex.quote(sys.executable)} -m onboard", env, tmp_path)
+    try:
+        _to_plan(pane)
+        pane.keys("C-c")
+        s = pane.wait("__EXITED__ rc=130")
+        assert "onboard: interrupted; nothing was changed" in s
     finally:
         pane.close()

@@ -56,7 +56,7 @@ KINDS: dict[str, tuple[str, str]] = {
     "command": ("It runs a command (shown in the row).", "Its undo command is recorded for uninstall."),
     "profile-env": ("It runs Nix to build every package of the profile and keeps the result in onboard's "
                     "cache (a GC root keeps Nix from deleting it).",
-                    "Then `onboard shell` and direnv load the environment at once, instead of building it the "
+                    "So `onboard shell` and direnv load the environment at once, instead of building it the "
                     "first time you enter the project."),
 }
 
@@ -93,7 +93,7 @@ def explain_row(row: Row) -> str:
         text += "\nThis machine already has it, so it is left as it is."
     paths = [str(p) for p in row.get("paths") or []]
     if paths:
-        text += "\nTouches: " + ", ".join(paths)
+        text += "\nTouches: " + ", ".join(short_path(p) for p in paths)
     words = words_in(desc + " " + what + " " + why)
     if words:
         text += "\n\nWords: " + "; ".join(f"{w}: {GLOSSARY[w]}" for w in words)

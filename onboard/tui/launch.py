@@ -76,6 +76,12 @@ def run_tui(argv: Optional[list[str]] = None) -> int:
         return 1 if app.return_code else 0
     if result.message:
         sys.stdout.write(result.message + "\n")
+    if result.code == 130:
+        # a second Ctrl+C during a run leaves at once: do not wait for its worker thread (every
+        # step is journaled before it runs, so `onboard status` and `onboard apply` pick it up)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(130)
     if result.action == "shell" and result.profile:
         sys.stdout.flush()
         argv_shell = [sys.executable, "-m", "onboard", "shell", result.profile]

@@ -41,6 +41,7 @@ class StepScreen(Screen[None]):
 
     BINDINGS = [
         Binding("escape", "back", "Back"),
+        Binding("q", "app.quit_app", "Quit"),
     ]
 
     if TYPE_CHECKING:

@@ -99,7 +99,7 @@ class ChoicesScreen(StepScreen):
     def compose(self) -> ComposeResult:
         yield TitleBar()
         yield Static("Your choices: Enter changes the highlighted one, n reviews the plan.", classes="lead")
-        yield OptionList(id="hub", classes="box")
+        yield _Hub(id="hub", classes="box")
         yield Static("", id="missing", classes="lead")
         with Horizontal(classes="buttons"):
             yield Button("Review the plan", id="review", variant="primary", compact=True)
@@ -386,3 +386,9 @@ class ChoicesScreen(StepScreen):
             self.notify(f"Not valid yet: {exc}", severity="error", timeout=6)
             return
         self.app.show_plan()
+
+
+class _Hub(OptionList):
+    """The answers: Enter changes the highlighted one (and the footer says so)."""
+
+    BINDINGS = [Binding("enter", "screen.edit", "Change", key_display="Enter")]

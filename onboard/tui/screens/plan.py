@@ -183,4 +183,4 @@ class PlanScreen(StepScreen):
 class _PlanList(OptionList):
     """The rows: Enter on a row is the screen's Apply (not "select this row")."""
 
-    BINDINGS = [Binding("enter", "screen.apply", "Apply", show=False)]
+    BINDINGS = [Binding("enter", "screen.apply", "Apply", key_display="Enter")]

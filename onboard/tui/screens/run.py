@@ -85,7 +85,11 @@ class RunScreen(StepScreen):
         self._update_overall()
         self._set_status()
         self.set_interval(1.0, self._tick)
-        self.run_worker(self._work, thread=True, exclusive=True, group="run", exit_on_error=False)
+        # A plain daemon thread, not a Textual worker: leaving with a second Ctrl+C must not wait
+        # for a step that hangs (each step is journaled before it runs). It only posts messages.
+        import threading
+
+        threading.Thread(target=self._work, name="onboard-run", daemon=True).start()
 
     # -- the worker --------------------------------------------------------------------------
     def _work(self) -> None:
