@@ -10,7 +10,13 @@
    at most ~30 renders/s) and, for comparison, with one message per event. Goal: no
    stall over 100 ms.
 
-Usage: .venv/bin/python bench/bench_tui.py [--runs 5] [--events 100000]
+3. Apply to a usable shell: a stand-in profile's plan (direnv hook, .envrc, the profile's
+   build as the last step) applied from the guided setup's Apply (in-process, the real
+   services) until `onboard shell base -- true` runs, next to the same steps run by the CLI
+   (`onboard install --mode skip ... --yes`, then the same shell). Goal: within 1.1x. Real Nix
+   offline against the stand-in package set (real nixpkgs adds evaluation time to both).
+
+Usage: .venv/bin/python bench/bench_tui.py [--runs 5] [--events 100000] [--skip-apply]
 Needs tmux. Uses a temporary HOME and XDG dirs; changes nothing else.
 """
 
@@ -170,6 +176,92 @@ def bench_stall(events: int, naive: bool, home: Path) -> dict:
         subprocess.run(["tmux", "kill-session", "-t", name], capture_output=True)
 
 
+BASE = ("name: base\nnixpkgs:\n  rev: 50ab793786d9de88ee30ec4e4c24fb4236fc2674\n"
+        "  narHash: sha256-/bVBlRpECLVzjV19t5KMdMFWSwKLtb5RyXdjz3LJT+g=\npackages: [hello]\n")
+NIX_CONFIG = "sandbox = false\nsubstituters =\nflake-registry =\nexperimental-features = nix-command flakes"
+
+
+def _apply_world(tag: str) -> tuple[Path, Path, dict[str, str]]:
+    base = Path(tempfile.mkdtemp(prefix=f"bench-apply-{tag}-"))
+    home, project = base / "home", base / "project"
+    (project / "profiles").mkdir(parents=True)
+    (project / "profiles" / "base.yaml").write_text(BASE)
+    home.mkdir()
+    env = env_for(home)
+    env.update(NIX_CONFIG=NIX_CONFIG, ONBOARD_NIXPKGS_OVERRIDE=str(ROOT / "tests" / "standin"),
+               XDG_CACHE_HOME=str(home / "cache"), PYTHONPATH=str(ROOT))
+    env.pop("CI", None)
+    return base, project, env
+
+
+def _shell(project: Path, env: dict[str, str]) -> None:
+    subprocess.run([PY, "-m", "onboard", "shell", "base", "--", "true"], cwd=project, env=env, check=True,
+                   capture_output=True, stdin=subprocess.DEVNULL)
+
+
+def apply_cli() -> float:
+    base, project, env = _apply_world("cli")
+    try:
+        t0 = time.perf_counter()
+        subprocess.run([PY, "-m", "onboard", "install", "--mode", "skip", "--with", "direnv", "--project",
+                        str(project), "--profile", "base", "--yes"], cwd=project, env=env, check=True,
+                       capture_output=True, stdin=subprocess.DEVNULL)
+        _shell(project, env)
+        return time.perf_counter() - t0
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def apply_tui_child(result_file: str, project: str) -> None:
+    import asyncio
+
+    from onboard.core.choices import Choices
+    from onboard.tui.app import OnboardApp
+
+    async def run() -> float:
+        app = OnboardApp(choices=Choices(mode="skip", components=["direnv"], profile="base", project_dir=project))
+        async with app.run_test(size=(80, 24)) as pilot:
+            app.show_plan()
+            while getattr(app.screen, "plan", None) is None:
+                await pilot.pause(0.01)
+            t0 = time.perf_counter()
+            app.start_apply(app.screen.plan, app.screen.rows)
+            while type(app.screen).__name__ not in ("DoneScreen", "FailureScreen"):
+                await pilot.pause(0.01)
+            assert type(app.screen).__name__ == "DoneScreen", "the apply failed"
+            _shell(Path(project), dict(os.environ))
+            return time.perf_counter() - t0
+
+    Path(result_file).write_text(json.dumps({"seconds": asyncio.run(run())}))
+
+
+def apply_tui() -> float:
+    base, project, env = _apply_world("tui")
+    try:
+        out = base / "result.json"
+        subprocess.run([PY, __file__, "--apply-child", str(out), str(project)], cwd=project, env=env, check=True,
+                       capture_output=True, stdin=subprocess.DEVNULL)
+        return float(json.loads(out.read_text())["seconds"])
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def bench_apply(runs: int) -> None:
+    if not shutil.which("nix"):
+        print("\napply to a usable shell: skipped (no nix on PATH)")
+        return
+    cli = [apply_cli() for _ in range(runs)]
+    tui = [apply_tui() for _ in range(runs)]
+    c, t = statistics.median(cli), statistics.median(tui)
+    print(f"\napply to a usable shell (stand-in profile, direnv hook, build as a step; {runs} runs, median):")
+    print(f"  CLI: onboard install ... --yes, then onboard shell base -- true   {c * 1000:7.0f} ms "
+          f"(min {min(cli) * 1000:.0f})")
+    print(f"  TUI: Apply (real services) to Done, then the same shell           {t * 1000:7.0f} ms "
+          f"(min {min(tui) * 1000:.0f})")
+    print(f"  TUI / CLI: {t / c:.2f}x;  goal within 1.1x: {'met' if t <= 1.1 * c else 'NOT met'} "
+          "(the CLI figure includes its start-up and planning; the TUI's starts at Apply)")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=5)
@@ -177,7 +269,12 @@ def main() -> int:
     ap.add_argument("--child", metavar="RESULT_FILE")
     ap.add_argument("--naive", action="store_true")
     ap.add_argument("--skip-naive", action="store_true", help="do not run the one-message-per-event comparison")
+    ap.add_argument("--skip-apply", action="store_true", help="do not time Apply to a usable shell")
+    ap.add_argument("--apply-child", nargs=2, metavar=("RESULT_FILE", "PROJECT"), help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.apply_child:
+        apply_tui_child(*args.apply_child)
+        return 0
     if args.child:
         child(args.child, args.events, args.naive)
         return 0
@@ -213,6 +310,8 @@ def main() -> int:
                   f"run time: {naive['seconds'] / max(bridged['seconds'], 1e-6):.1f}x")
         print(f"  goal no stall over 100 ms: {'met' if bridged['max_gap'] < 0.1 else 'NOT met'} "
               f"({bridged['max_gap'] * 1000:.0f} ms)")
+        if not args.skip_apply:
+            bench_apply(max(1, min(args.runs, 3)))
     finally:
         shutil.rmtree(home, ignore_errors=True)
     print(f"load average {os.getloadavg()[0]:.2f} at the end")
