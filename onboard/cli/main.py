@@ -36,6 +36,7 @@ COMMANDS: dict[str, str] = {
     "export": "onboard.cli.cmd_export",
     "import": "onboard.cli.cmd_import",
     "tui": "onboard.cli.cmd_tui",
+    "services": "onboard.cli.cmd_services",
 }
 
 EPILOG = """\

@@ -66,6 +66,14 @@ def argv0_of(pid: int) -> str:
         return ""
 
 
+def cwd_of(pid: int) -> str:
+    """The working directory of `pid`, or "" when it cannot be read."""
+    try:
+        return os.readlink(f"/proc/{pid}/cwd")
+    except OSError:
+        return ""
+
+
 def intent(program: str, name: str = "", under: str = "") -> dict[str, Any]:
     """What to record before spawning `program`: its executable, the process name and when.
     `under` (e.g. /nix/store) is where the executable must live for a process to match."""
@@ -87,6 +95,8 @@ def _is_match(pid: int, rec: dict[str, Any]) -> bool:
         return False
     if rec.get("name") and os.path.basename(argv0_of(pid)) != rec["name"]:
         return False
+    if rec.get("cwd") and cwd_of(pid) != rec["cwd"]:
+        return False  # e.g. a service: its own data directory
     return start >= int(rec.get("after", 0))  # (the recorded pid started after it too)
 
 
@@ -119,14 +129,15 @@ def adopt(rec: dict[str, Any], pid: int) -> None:
     rec["proc"] = {"pid": pid, "start": start_ticks(pid), "exe": exe_of(pid)}
 
 
-def stop(rec: Optional[dict[str, Any]], extra: Sequence[int] = (), timeout: float = 10.0) -> list[int]:
-    """Stop every process the record matches (its process group, when it leads one), SIGTERM
-    then SIGKILL; `extra` pids are stopped only if the record matches them too. The pids that
-    are still running."""
+def stop(rec: Optional[dict[str, Any]], extra: Sequence[int] = (), timeout: float = 10.0,
+         sig_first: int = signal.SIGTERM) -> list[int]:
+    """Stop every process the record matches (its process group, when it leads one), `sig_first`
+    (SIGTERM) then SIGKILL; `extra` pids are stopped only if the record matches them too. The
+    pids that are still running."""
     if not rec:
         return []
     targets = sorted(set(find(rec)) | {p for p in extra if matches(p, rec)})
-    for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
+    for sig, wait in ((sig_first, timeout), (signal.SIGKILL, 5.0)):
         for pid in targets:
             if not matches(pid, rec):
                 continue  # gone (or, after all, not ours): never signalled
@@ -164,4 +175,4 @@ def _reap(pids: Sequence[int]) -> None:
             pass
 
 
-__all__ = ["intent", "spawn", "adopt", "find", "matches", "stop", "start_ticks", "exe_of", "boot_id"]
+__all__ = ["intent", "spawn", "adopt", "find", "matches", "stop", "start_ticks", "exe_of", "cwd_of", "boot_id"]

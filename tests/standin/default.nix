@@ -53,6 +53,26 @@ let
       '';
     };
 
+  # A package whose bin/ links each of `tools` to the host's own binary, found at build time
+  # in the first of `dirs` (globs; the newest version first) that has it: real servers for
+  # the services tests (Debian's postgresql and redis-server). Missing ones are left out.
+  hostGlob = { pname, version, tools, dirs }:
+    mk {
+      inherit pname version;
+      name = "${pname}-${version}";
+      extra = { tools = builtins.concatStringsSep " " tools; dirs = builtins.concatStringsSep " " dirs; };
+      script = ''
+        mkdir -p "$out/bin"
+        for t in $tools; do
+          for pattern in $dirs; do
+            found=$(ls -d $pattern/$t 2>/dev/null | sort -V | tail -n 1 || true)
+            if [ -n "$found" ] && [ -x "$found" ]; then ln -sf "$found" "$out/bin/$t"; break; fi
+          done
+        done
+      '';
+    };
+  pgTools = [ "postgres" "initdb" "pg_ctl" "psql" "createdb" "dropdb" "pg_isready" "pg_dump" "pg_restore" ];
+
   # Refuse an unfree package the way nixpkgs does, unless the config allows it.
   unfree = pkg:
     let
@@ -87,7 +107,8 @@ let
     '';
   };
 
-  # a lib/ directory of host libraries, as nixpkgs' gcc-unwrapped.lib and zlib give
+  # a lib/ directory of host libraries, as nixpkgs' gcc-unwrapped.lib and zlib give: copies,
+  # so a process that loads one maps a file under /nix/store (as with the real package set)
   hostLibs = pname: libs: mk {
     inherit pname;
     name = "${pname}-0-standin";
@@ -96,12 +117,35 @@ let
       mkdir -p "$out/lib"
       for l in $libs; do
         for d in /usr/lib/x86_64-linux-gnu /usr/lib/aarch64-linux-gnu /usr/lib64 /usr/lib /lib; do
-          if [ -e "$d/$l" ]; then ln -sf "$d/$l" "$out/lib/$l"; break; fi
+          if [ -e "$d/$l" ]; then cp -L "$d/$l" "$out/lib/$l"; break; fi
         done
       done
     '';
   };
   ccLib = hostLibs "gcc-lib" [ "libstdc++.so.6" "libgcc_s.so.1" ];
+
+  # stdenv.cc: the package set's C/C++ compiler, a store wrapper around the host's gcc that
+  # records each call (to $STANDIN_CC_LOG when set, and on stderr, i.e. in the build log)
+  cc = mk {
+    pname = "gcc-wrapper";
+    name = "gcc-wrapper-0-standin";
+    script = ''
+      mkdir -p "$out/bin"
+      for t in cc gcc c++ g++; do
+        case $t in cc|gcc) real=/usr/bin/gcc ;; *) real=/usr/bin/g++ ;; esac
+        {
+          echo '#!/bin/bash'
+          echo "# the stand-in's $t: records the call, then runs $real"
+          echo 'line="standin-cc: $0 $*"'
+          echo 'if [ -n "''${STANDIN_CC_LOG:-}" ]; then printf "%s\n" "$line" >> "$STANDIN_CC_LOG"; fi'
+          echo 'printf "%s\n" "$line" >&2'
+          echo "PATH=/usr/bin:/bin:\$PATH exec $real \"\$@\""
+        } > "$out/bin/$t"
+        chmod +x "$out/bin/$t"
+      done
+    '';
+    passthru = { cc = { lib = ccLib; }; isGNU = true; };
+  };
 
   stdenv = mk {
     name = "stdenv-standin";
@@ -113,7 +157,7 @@ let
     '';
     passthru = {
       # stdenv.cc.cc.lib: where libstdc++ lives (binary Python wheels want it)
-      cc = { cc = { lib = ccLib; }; };
+      inherit cc;
       isLinux = builtins.match ".*-linux" system != null;
       isDarwin = builtins.match ".*-darwin" system != null;
       hostPlatform = { inherit system; };
@@ -231,6 +275,7 @@ let
     git = tool { pname = "git"; version = "2.44.0"; tools = [ ]; host = { git = "/usr/bin/git"; }; };
     gnumake = tool { pname = "gnumake"; version = "4.4"; tools = [ ]; host = { make = "/usr/bin/make"; }; };
     zlib = hostLibs "zlib" [ "libz.so.1" ];
+    patchelf = tool { pname = "patchelf"; version = "0.18.0"; tools = [ ]; host = { patchelf = "/usr/bin/patchelf"; }; };
     jq = tool { pname = "jq"; version = "1.7"; tools = [ "jq" ]; };
     # uv: the binary the test command copies here (tests/run: .venv/bin/uv -> uv-bin, an ignored
     # file that the `path:` input still includes), else uv on the host's PATH
@@ -257,9 +302,9 @@ let
     openblas = tool { pname = "openblas"; version = "0.3.27"; tools = [ ]; };
 
     postgresql = pkgs.postgresql_16;
-    postgresql_15 = tool { pname = "postgresql"; version = "15.7"; tools = [ "postgres" "psql" "initdb" "pg_ctl" ]; };
-    postgresql_16 = tool { pname = "postgresql"; version = "16.3"; tools = [ "postgres" "psql" "initdb" "pg_ctl" "createdb" ]; };
-    redis = tool { pname = "redis"; version = "7.2.4"; tools = [ "redis-server" "redis-cli" ]; };
+    postgresql_15 = hostGlob { pname = "postgresql"; version = "15.7"; tools = pgTools; dirs = [ "/usr/lib/postgresql/*/bin" ]; };
+    postgresql_16 = hostGlob { pname = "postgresql"; version = "16.3"; tools = pgTools; dirs = [ "/usr/lib/postgresql/*/bin" ]; };
+    redis = hostGlob { pname = "redis"; version = "7.2.4"; tools = [ "redis-server" "redis-cli" ]; dirs = [ "/usr/bin" "/usr/local/bin" ]; };
     nodejs = tool { pname = "nodejs"; version = "20.12.2"; tools = [ "npm" "npx" ]; host = { node = "/usr/bin/node"; }; };
     nodejs_20 = pkgs.nodejs;
     nodejs_22 = pkgs.nodejs;
