@@ -15,7 +15,7 @@ from onboard.core.archive.common import (ARCHIVE_VERSION, CACHE, ENV, LOCKS, MAG
                                          ArchiveError, dir_bytes, nix)
 from onboard.core.events import Emitter, Notice, discard
 
-ENV_FILES = ("env.sh", "manifest", "inputs.sh", "bashrc", "python-venv")
+ENV_FILES = ("env.sh", "manifest", "inputs.sh", "facts.json", "bashrc", "python-venv")
 
 
 @dataclass

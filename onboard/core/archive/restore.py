@@ -50,7 +50,7 @@ def _record_generation(root: str, name: str, directory: str, doc: dict) -> int:
             gens_mod.add_roots(target, roots)
         except gens_mod.GenerationError as exc:
             raise ArchiveError(exc.message, exc.hint) from None
-        for f in ("env.sh", "manifest", "inputs.sh"):
+        for f in ("env.sh", "manifest", "inputs.sh", "facts.json"):
             src = os.path.join(directory, ENV, f)
             if os.path.isfile(src):
                 with open(src, encoding="utf-8", errors="surrogateescape") as fh:
