@@ -21,9 +21,15 @@ Enter the pinned development shell of a team profile, or run one command in it.
   onboard shell web -- pytest -q     run a command in it; its exit code is onboard's
   onboard shell                      the active profile of this project (onboard switch)
   onboard shell web --pure           only the profile's environment (as nix-shell --pure)
+  onboard shell py --pure --hermetic a locked Python's venv built in the store (read-only,
+                                     packages.<system>.python-env), not the project's .venv
   onboard shell web --print-env      build if needed, print the path of the cached env.sh
   onboard shell --project DIR        the project at DIR (default: the nearest directory
                                      above here holding profiles/ or onboard.yaml)
+  onboard shell web --services -- pytest   start the profile's services, wait until they
+                                     answer, run the command, stop what it started
+  onboard shell web --services --ephemeral -- pytest   the same on data in a temporary
+                                     directory, removed afterwards (docs/services.md)
 
 Each project's environment is evaluated once by Nix and cached under
 $XDG_CACHE_HOME/onboard/env/, apart from every other project's; entering again only loads
@@ -49,6 +55,12 @@ def register(p: argparse.ArgumentParser) -> None:
                    help="a failed rebuild is an error (no last good environment); also ONBOARD_NO_FALLBACK=1")
     p.add_argument("--render", action="store_true",
                    help="only render what lorri mode evaluates (no build); print its path")
+    p.add_argument("--hermetic", action="store_true",
+                   help="a locked Python: enter with its venv built in the store, not the project's .venv")
+    p.add_argument("--services", action="store_true",
+                   help="start the profile's services first and stop them afterwards (docs/services.md)")
+    p.add_argument("--ephemeral", action="store_true",
+                   help="with --services: their data in a temporary directory, removed afterwards")
     # the words are read again by fastpath.parse_shell: argparse only must not refuse them
     p.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- CMD", help="command to run in the shell")
 
@@ -65,6 +77,13 @@ def _finish(out: Output, args: argparse.Namespace, directory: str, name: str, ba
             cmd: Optional[list[str]], project: Optional[str], stale: str = "", generation: int = 0) -> int:
     from onboard.cli import fastpath
 
+    if getattr(args, "hermetic", False) and not args.print_env:
+        store = _store_env(out, directory, name)
+        if store is None:
+            return 1
+        args.extra_env = {"ONBOARD_PYTHON_STORE_ENV": store}
+    if getattr(args, "services", False) and not args.print_env:
+        return _with_services(out, args, directory, name, bash or "/bin/bash", cmd, project, stale)
     if args.print_env:
         env_sh = f"{directory}/env.sh"
         if out.json:
@@ -73,7 +92,36 @@ def _finish(out: Output, args: argparse.Namespace, directory: str, name: str, ba
         else:
             out.line(env_sh)
         return 0
-    return fastpath.exec_shell(directory, name, bash or "/bin/bash", args.pure, cmd, project, stale=stale)
+    return fastpath.exec_shell(directory, name, bash or "/bin/bash", args.pure, cmd, project, stale=stale,
+                               extra=getattr(args, "extra_env", None))
+
+
+def _store_env(out: Output, directory: str, name: str) -> Optional[str]:
+    """--hermetic: the store-built venv of the environment in `directory` (built when needed)."""
+    from onboard.core.events import PlanFinished, PlanStarted
+    from onboard.core.profiles import cache
+    from onboard.core.profiles.nixrun import EnvError
+    from onboard.core.python import storeenv
+
+    m = cache.read_manifest(directory)
+    key = m.key if m is not None else ""
+    found = storeenv.current(directory, key)
+    if found is not None:
+        return found
+    reporter = out.reporter()
+    reporter(PlanStarted(plan=f"python-env of profile {name}", total=1))
+    try:
+        path = storeenv.build(directory, key, m.backend if m is not None else "flake", emit=reporter)
+    except EnvError as exc:
+        reporter(PlanFinished(plan=f"python-env of profile {name}", status="failed", errors=[exc.message]))
+        reporter.close()
+        for line in exc.log[-20:]:
+            out.info(f"  | {line}")
+        out.error(f"cannot build the store venv of profile {name}: {exc.message}", exc.hint)
+        return None
+    reporter(PlanFinished(plan=f"python-env of profile {name}", status="ok"))
+    reporter.close()
+    return path
 
 
 def run(args: argparse.Namespace, out: Output) -> int:
@@ -92,7 +140,13 @@ def run(args: argparse.Namespace, out: Output) -> int:
         out.error(str(exc), "onboard shell [NAME] [--pure] [--project DIR] [-- CMD...]")
         return 2
     args.print_env = args.print_env or "--print-env" in flags
+    args.services = "--services" in flags
+    args.ephemeral = "--ephemeral" in flags
+    if args.ephemeral and not args.services:
+        out.error("--ephemeral goes with --services", "onboard shell NAME --services --ephemeral -- CMD")
+        return 2
     args.pure = args.pure or "--pure" in flags
+    args.hermetic = getattr(args, "hermetic", False) or "--hermetic" in flags
     out.json = out.json or "--json" in flags
     if out.json and not args.print_env:
         out.error("`onboard shell` has no JSON output: it runs a shell",
@@ -120,6 +174,11 @@ def run(args: argparse.Namespace, out: Output) -> int:
     render = "--render" in flags
     try:
         profile = load_profile(name, dirs=[Path(d) for d in dirs])
+        if args.hermetic and not (profile.python and profile.python.locked):
+            out.error(f"--hermetic: profile {name} has no locked Python (python.lock or python.requirements), "
+                      "so there is no store-built venv to enter",
+                      f"enter without --hermetic (onboard shell {name}), or give the profile a lock")
+            return 2
     except SchemaError as exc:
         problems = "\n".join(f"  {p}" for p in exc.problems)
         found = cache.find_in(dirs, name) if cache.valid_name(name) else None
@@ -149,10 +208,16 @@ def run(args: argparse.Namespace, out: Output) -> int:
                       "restore the file the profile names")
             return 1
         return 0
+    if root and profile.services:
+        from onboard.core.services.control import ensure_variables
+
+        ensure_variables(root, profile)  # ports chosen once; exported at entry (docs/services.md)
+    args.profile = profile
     reporter = out.reporter()
     reporter(PlanStarted(plan=f"profile {profile.name}", total=1))
     try:
-        result = build.ensure_env(profile, emit=reporter, project=root, dirs=dirs, allow_fallback=allow)
+        result = build.ensure_env(profile, emit=reporter, project=root, dirs=dirs, allow_fallback=allow,
+                                  python_venv=not args.hermetic)
     except build.EnvError as exc:
         reporter(PlanFinished(plan=f"profile {profile.name}", status="failed", errors=[exc.message]))
         reporter.close()
@@ -192,8 +257,58 @@ def _enter_held(args: argparse.Namespace, out: Output, root: str, number: int, n
     from onboard.core.python.envhook import on_entry
 
     try:
-        on_entry(directory)  # its locked Python's venv, made again offline from its wheelhouse if deleted
+        if not getattr(args, "hermetic", False):
+            on_entry(directory)  # its locked Python's venv, made again offline from its wheelhouse if deleted
     except EnvError as exc:
         out.error(f"generation {number} of profile {name}: {exc.message}", exc.hint)
         return 1
     return _finish(out, args, directory, name, m.bash, cmd, root, generation=number)
+
+
+def _with_services(out: Output, args: argparse.Namespace, directory: str, name: str, bash: str,
+                   cmd: Optional[list[str]], project: Optional[str], stale: str) -> int:
+    """Start the services (or use those already up), run the shell or CMD, stop what was started."""
+    import os
+    import signal
+    import subprocess
+
+    from onboard.cli import fastpath
+    from onboard.cli.cmd_services import _fail, _progress
+    from onboard.core.services import control
+
+    profile = getattr(args, "profile", None)
+    if profile is None or not project:
+        out.error("--services needs the project's profile (not a held generation or a fallback)",
+                  "run it inside the project, after `onboard switch NAME`")
+        return 1
+    if not profile.services:
+        out.error(f"profile {name} has no services", "add `services:` to it, or drop --services")
+        return 1
+    try:
+        res = control.up(project, profile, emit=_progress(out), ephemeral=args.ephemeral, watch_pid=os.getpid())
+    except control.ServicesError as exc:
+        return _fail(out, exc)
+    except KeyboardInterrupt:
+        return 130
+    argv, env = fastpath.shell_command(directory, name, bash, args.pure, cmd, project, stale=stale,
+                                       extra=getattr(args, "extra_env", None))
+    if res.data_root:
+        for s in control.status(project):
+            if s.get("kind") == "postgresql" and s.get("data_dir"):
+                env["PGDATA"] = s["data_dir"]
+    rc = 1
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C goes to the command; we stop after it
+    try:
+        try:
+            child = subprocess.Popen(argv, executable=bash, env=env,
+                                     preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+        except OSError as exc:
+            out.error(f"cannot start {bash}: {exc.strerror}", "check the environment's bash")
+            return 127
+        rc = child.wait()
+    finally:
+        if res.started:
+            control.down(project)
+        signal.signal(signal.SIGINT, old)
+    return 130 if rc == -signal.SIGINT else (128 - rc if rc < 0 else rc)
+

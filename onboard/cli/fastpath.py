@@ -18,7 +18,8 @@ PURE_KEEP = ("HOME", "USER", "LOGNAME", "TERM", "COLORTERM", "DISPLAY", "WAYLAND
 
 #: Flags `onboard shell` accepts before `--` (its own and the global ones).
 SHELL_FLAGS = frozenset({"--pure", "--print-env", "--json", "--yes", "-y", "--dry-run", "--verbose", "-v",
-                         "--no-color", "--no-fallback", "--render"})
+                         "--no-color", "--no-fallback", "--render", "--services", "--ephemeral",
+                         "--hermetic"})
 #: Flags the warm path handles itself.
 WARM_FLAGS = frozenset({"--pure", "--no-fallback"})
 
@@ -70,9 +71,28 @@ def parse_argv(argv: list[str]) -> tuple[str | None, set[str], list[str] | None]
 
 
 def exec_shell(directory: str, name: str, bash: str, pure: bool, cmd: list[str] | None,
-               project: str | None = None, stale: str = "") -> int:
+               project: str | None = None, stale: str = "", extra: dict[str, str] | None = None) -> int:
     """Replace this process with bash in the environment cached in `directory`. `stale`:
-    why this is the last good environment rather than a fresh one (sets ONBOARD_ENV_STALE)."""
+    why this is the last good environment rather than a fresh one (sets ONBOARD_ENV_STALE).
+    `extra`: variables set on top (--hermetic: ONBOARD_PYTHON_STORE_ENV, the store-built venv)."""
+    argv, env = shell_command(directory, name, bash, pure, cmd, project, stale, extra)
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
+    try:
+        os.execve(bash, argv, env)
+    except OSError as exc:
+        sys.stderr.write(f"onboard: error: cannot start {bash}: {exc.strerror}\n")
+        return 127
+    return 0  # pragma: no cover (execve does not return)
+
+
+def shell_command(directory: str, name: str, bash: str, pure: bool, cmd: list[str] | None,
+                  project: str | None = None, stale: str = "",
+                  extra: dict[str, str] | None = None) -> tuple[list[str], dict[str, str]]:
+    """The argv and environment of the shell exec_shell starts."""
     env_sh = os.path.join(directory, "env.sh")
     if pure:
         env = {k: os.environ[k] for k in PURE_KEEP if k in os.environ}
@@ -85,27 +105,40 @@ def exec_shell(directory: str, name: str, bash: str, pure: bool, cmd: list[str] 
         env["ONBOARD_PROJECT_DIR"] = project  # the venv and other project paths resolve here
     else:
         env.pop("ONBOARD_PROJECT_DIR", None)
+    if project:
+        env.update(services_env(project, name))  # PGPORT, DATABASE_URL, ...: at entry, not in the Nix environment
     if stale:
         env["ONBOARD_ENV_STALE"] = "1"
         env["ONBOARD_ENV_STALE_REASON"] = stale
     else:
         env.pop("ONBOARD_ENV_STALE", None)
         env.pop("ONBOARD_ENV_STALE_REASON", None)
+    env.pop("ONBOARD_PYTHON_STORE_ENV", None)  # only --hermetic sets it, below
+    if extra:
+        env.update(extra)
     if cmd:
         argv = [bash, "--noprofile", "--norc", "-c", RUN_COMMAND, "onboard-shell", env_sh, *cmd]
     else:
         argv = [bash, "--rcfile", os.path.join(directory, "bashrc"), "-i"]
-    try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    except (OSError, ValueError):
-        pass
-    try:
-        os.execve(bash, argv, env)
-    except OSError as exc:
-        sys.stderr.write(f"onboard: error: cannot start {bash}: {exc.strerror}\n")
-        return 127
-    return 0  # pragma: no cover (execve does not return)
+    return argv, env
+
+
+def services_env(project: str, name: str) -> dict[str, str]:
+    """The variables of the project's services for profile `name` (docs/services.md)."""
+    from onboard.core.profiles.cache import project_dir
+    from onboard.core.services import envfile
+
+    return envfile.read(envfile.path(project_dir(project), name)) or {}
+
+
+def _services_due(directory: str, project: str | None, name: str) -> bool:
+    """The profile has services whose variables file is not written yet: the slow path writes it."""
+    if not project or not os.path.exists(os.path.join(directory, "flake", "services")):
+        return False
+    from onboard.core.profiles.cache import project_dir
+    from onboard.core.services import envfile
+
+    return not os.path.exists(envfile.path(project_dir(project), name))
 
 
 def held_notice(project: str, number: int) -> str:
@@ -170,6 +203,8 @@ def shell_fast(argv: list[str]) -> int | None:
     if not manifest.bash or not os.access(manifest.bash, os.X_OK):
         return None
     if not _venv_ready(directory):
+        return None
+    if _services_due(directory, root, name):
         return None
     return exec_shell(directory, name, manifest.bash, pure, cmd, root)
 

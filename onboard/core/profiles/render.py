@@ -10,9 +10,11 @@ Both files build the same `pkgs.mkShell` from the same text:
   `overlays = [ ]`, so nothing from ~/.config/nixpkgs changes the result;
 - packages are attribute paths of that package set (`pkgs.python312Packages.numpy`);
 - env vars are mkShell attributes (mkShell passes unknown attributes on as variables);
-- shellHook: LD_LIBRARY_PATH for Python's `libraries`, the virtualenv (made from the
-  package set's Python by the hook itself, `pip install -r` only when the requirements
-  file changed), bin/ with the scripts on PATH, then the profile's own shellHook.
+- shellHook: the virtualenv (a locked Python's: onboard/core/python/shellnix.py; else made
+  from the package set's Python by the hook itself), bin/ with the scripts on PATH, then the
+  profile's own shellHook. No LD_LIBRARY_PATH: Python's `libraries` reach native code
+  through its RUNPATH (python.nix, onboard/core/python/native.py);
+- a locked Python also gives `packages.<system>.python-env`: its venv built in the store.
 """
 
 from __future__ import annotations
@@ -26,10 +28,12 @@ from pathlib import Path
 from typing import Union
 
 from onboard.core.profiles.model import Profile
+from onboard.core.python.nixexpr import BUILDER_FILE, builder_text, needs_native
 from onboard.core.python.shellnix import locked_env, locked_hook, locked_packages, python_nix
 
 SYSTEMS = ("aarch64-darwin", "aarch64-linux", "x86_64-darwin", "x86_64-linux")
 MANIFEST = ".onboard-rendered"
+SERVICES_FILE = "services"
 EXECUTABLE_DIRS = ("bin/",)
 NIX_KEYWORDS = {"if", "then", "else", "assert", "with", "let", "in", "rec", "inherit", "or"}
 _NIX_ID = re.compile(r"[A-Za-z_][A-Za-z0-9_'-]*")
@@ -139,13 +143,6 @@ def nixpkgs_config(profile: Profile, indent: str) -> str:
 def _shell_hook(profile: Profile) -> list[Segment]:
     seg: list[Segment] = []
     py = profile.python
-    if py and py.libraries:
-        seg.append("# libraries that binary Python wheels load\nexport LD_LIBRARY_PATH=\"")
-        for i, lib in enumerate(py.libraries):
-            if i:
-                seg.append(":")
-            seg += [Expr(attr_path(lib)), "/lib"]
-        seg.append("${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}\"\n")
     if py and py.locked:
         seg += locked_hook(py)
     elif py:
@@ -205,9 +202,9 @@ def mkshell(profile: Profile, indent: str) -> str:
     py = profile.python if profile.python is not None and profile.python.locked else None
     lines = ["pkgs.mkShell {", f"{i}name = {nix_string('onboard-' + profile.name)};"]
     if py is not None:
-        lines[0] = ("let pyLock = import ./python.nix { inherit (pkgs) bash coreutils; "
+        lines[0] = ("let pyLock = import ./python.nix { inherit (pkgs) bash coreutils; inherit pkgs; "
                     "system = pkgs.stdenv.hostPlatform.system; }; in pkgs.mkShell {")
-    packages = [attr_path(p) for p in profile.packages]
+    packages = [attr_path(p) for p in profile.packages + _service_packages(profile)]
     if py is not None:
         packages += locked_packages(py)
     if packages:
@@ -227,6 +224,15 @@ def mkshell(profile: Profile, indent: str) -> str:
         lines.append(f"{i}shellHook = {nix_multiline(hook, i)};")
     lines.append(f"{indent}}}")
     return "\n".join(lines)
+
+
+def _service_packages(profile: Profile) -> list[str]:
+    """The packages of the profile's services that `packages` does not list already."""
+    if not profile.services:
+        return []
+    from onboard.core.services.model import packages
+
+    return [p for p in packages(profile.services) if p not in profile.packages]
 
 
 def _header(profile: Profile, how: str) -> str:
@@ -271,9 +277,29 @@ def render_flake(profile: Profile) -> str:
         + "      devShells = builtins.listToAttrs (map\n"
         + "        (system: { name = system; value = { default = shellFor system; }; })\n"
         + "        systems);\n"
+        + _python_env_output(profile)
         + "    };\n"
         + "}\n"
     )
+
+
+def _python_env_output(profile: Profile) -> str:
+    """A locked Python's venv built in the store: `packages.<system>.python-env`."""
+    if not (profile.python and profile.python.locked):
+        return ""
+    return ("      # the locked Python packages as a venv built in the store (CI, containers, --hermetic)\n"
+            "      packages = builtins.listToAttrs (map\n"
+            "        (system: {\n"
+            "          name = system;\n"
+            "          value.python-env = let\n"
+            "            pkgs = import nixpkgs {\n"
+            "              inherit system;\n"
+            f"              config = {nixpkgs_config(profile, '              ')};\n"
+            "              overlays = [ ];\n"
+            "            };\n"
+            "          in (import ./python.nix { inherit (pkgs) bash coreutils; inherit pkgs system; }).env;\n"
+            "        })\n"
+            "        systems);\n")
 
 
 def render_lock(profile: Profile) -> str:
@@ -335,8 +361,15 @@ def render_profile(profile: Profile) -> dict[str, str]:
     }
     for name in sorted(profile.scripts):
         files[f"bin/{name}"] = render_script(profile, name)
+    if profile.services:
+        from onboard.core.services.model import specs
+
+        # the services' names: the warm entry sees that their variables are due (docs/services.md)
+        files[SERVICES_FILE] = "".join(f"{s.name}\n" for s in specs(profile.services))
     if profile.python and profile.python.locked:
         files["python.nix"] = python_nix(profile.python)
+        if needs_native(profile.python.selection):
+            files[BUILDER_FILE] = builder_text()  # builds sdists, patches wheels (python.nix calls it)
     elif profile.python and profile.python.requirements:
         with open(profile.python.requirements, encoding="utf-8", errors="surrogateescape") as fh:
             files[requirements_file(profile)] = fh.read()

@@ -22,9 +22,8 @@ from onboard.core.schema import Checker, Mark, YNode
 
 TOP_KEYS = ("name", "description", "extends", "nixpkgs", "packages", "python", "env", "shellHook",
             "scripts", "allowUnfree", "unfree", "editors", "services", "unlisted")
-PYTHON_KEYS = ("version", "lock", "requirements", "editable", "from_nix", "extras", "venv", "libraries")
-SERVICE_NAMES = ("postgresql", "redis", "mysql", "memcached", "minio", "rabbitmq", "mongodb")
-SERVICE_KEYS = ("enable", "package", "port", "data_dir", "databases", "settings")
+PYTHON_KEYS = ("version", "lock", "requirements", "editable", "from_nix", "extras", "venv", "libraries",
+               "build_inputs", "build_systems")
 
 NAME_RE = r"[A-Za-z0-9][A-Za-z0-9._-]*"
 NAME_HINT = "use letters, digits, '.', '_' and '-', starting with a letter or digit"
@@ -285,6 +284,12 @@ def check_python(node: Optional[YNode], file: str, c: Checker) -> dict[str, Any]
             if check_package(value, item, c, "python.libraries"):
                 libs.append(value)
         out["libraries"] = libs
+    if m.get("build_inputs") is not None:
+        inputs = []
+        for value, item in c.text_list(m.get("build_inputs"), "python.build_inputs") or []:
+            if check_package(value, item, c, "python.build_inputs"):
+                inputs.append(value)
+        out["build_inputs"] = inputs
     return out
 
 
@@ -352,51 +357,10 @@ def check_editors(node: Optional[YNode], c: Checker) -> dict[str, Any]:
 
 
 def check_services(node: Optional[YNode], c: Checker) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    m = c.mapping(node, "services")
-    if m is None:
-        return out
-    c.keys(m, SERVICE_NAMES, "services", advice={"postgres": "did you mean `postgresql`?"})
-    for pair in m.pairs():
-        name = pair.key.value
-        if name not in SERVICE_NAMES:
-            continue
-        v = pair.value
-        what = f"services.{name}"
-        if v.kind == "scalar" and isinstance(v.value, bool):
-            out[name] = {"enable": v.value}
-            continue
-        sm = c.mapping(v, what)
-        if sm is None:
-            continue
-        c.keys(sm, SERVICE_KEYS, what)
-        conf: dict[str, Any] = {"enable": True}
-        if sm.get("enable") is not None:
-            b = c.boolean(sm.get("enable"), f"{what}.enable")
-            if b is not None:
-                conf["enable"] = b
-        pkg_node = sm.get("package")
-        if pkg_node is not None:
-            p = c.text(pkg_node, f"{what}.package")
-            if p is not None and check_package(p, pkg_node, c, f"{what}.package"):
-                conf["package"] = p
-        if sm.get("port") is not None:
-            p2 = c.integer(sm.get("port"), f"{what}.port", 1, 65535)
-            if p2 is not None:
-                conf["port"] = p2
-        if sm.get("data_dir") is not None:
-            d = c.text(sm.get("data_dir"), f"{what}.data_dir", nonempty=True)
-            if d is not None:
-                conf["data_dir"] = d
-        if sm.get("databases") is not None:
-            conf["databases"] = [x for x, _ in c.text_list(sm.get("databases"), f"{what}.databases",
-                                                          pattern=r"[A-Za-z_][\w-]*") or []]
-        if sm.get("settings") is not None:
-            st = c.mapping(sm.get("settings"), f"{what}.settings")
-            if st is not None:
-                conf["settings"] = st.to_python()
-        out[name] = conf
-    return out
+    """`services:`: the kinds and their keys come from the services registry."""
+    from onboard.core.services.schema import check_services as check
+
+    return check(node, c, check_package)
 
 
 def python_spec(python: dict[str, Any]) -> Optional[PythonSpec]:
@@ -405,7 +369,9 @@ def python_spec(python: dict[str, Any]) -> Optional[PythonSpec]:
     return PythonSpec(version=python["version"], requirements=python.get("requirements"),
                       venv_dir=python.get("venv", ".venv"), libraries=list(python.get("libraries", [])),
                       lock=python.get("lock"), editable=bool(python.get("editable", False)),
-                      from_nix=list(python.get("from_nix", [])), extras=list(python.get("extras", [])))
+                      from_nix=list(python.get("from_nix", [])), extras=list(python.get("extras", [])),
+                      build_inputs=list(python.get("build_inputs", [])),
+                      build_systems=dict(python.get("build_systems", {})))
 
 
 __all__ = ["ProfileDoc", "check_profile_document", "check_package", "check_pin", "check_python",
@@ -422,6 +388,12 @@ def _editors_reference() -> str:
     lines.append(" / ".join(e.id for e in registry.EDITORS if not e.settings)
                  + ": true|false, editorconfig: {GLOB: {key: value}}")
     return ("\n" + " " * 28).join(lines)
+
+
+def _services_reference() -> str:
+    from onboard.core.services.schema import REFERENCE
+
+    return REFERENCE
 
 
 def _editor_module(name: str) -> Any:
@@ -461,8 +433,13 @@ python:                     or just `python: "3.12"`
   editable: true|false        install the project itself too, editable (uv pip install -e, offline)
   venv: .venv                 where the virtualenv goes, relative to the project directory
                               ($ONBOARD_PROJECT_DIR, else the directory the shell starts in)
-  libraries: [ATTR, ...]      their lib/ goes on LD_LIBRARY_PATH, for binary wheels
-                              (stdenv.cc.cc.lib gives libstdc++, zlib gives libz)
+  libraries: [ATTR, ...]      libraries the lock's native code loads (stdenv.cc.cc.lib gives
+                              libstdc++, zlib gives libz): manylinux wheels are patched to find
+                              them (RUNPATH), never a shell-wide LD_LIBRARY_PATH
+  build_inputs: [ATTR, ...]   what the lock's sdists build with (headers, libraries, tools such
+                              as postgresql's pg_config), besides the package set's compiler
+  build_systems:              each sdist's build backend (uv.lock does not record it), from
+    NAME: [setuptools, wheel]   the lock when it locks those names, else the package set
                             Without a lock the shellHook makes a bare virtualenv from the
                             package set's Python. VIRTUAL_ENV is set and the venv's bin/ comes
                             first on PATH.
@@ -475,7 +452,5 @@ allowUnfree: true|false     unfree packages are refused unless allowed
 unfree: [NAME, ...]         allow exactly these (by package name); allowUnfree: true without a
                             list allows every unfree package, and the plan says so
 editors:                    """ + _editors_reference() + """
-services:                   postgresql, redis, mysql, memcached, minio, rabbitmq, mongodb:
-                            true | {enable, package, port, data_dir, databases, settings}
-                            (declared for tools that start them; onboard does not start services)
+""" + _services_reference() + """
 """

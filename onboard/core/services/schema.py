@@ -123,8 +123,13 @@ def check_services(node: Optional[YNode], c: Checker, check_package: Callable[[s
     return out
 
 
+ADVICE = {"postgres": "did you mean `postgresql`?", "pg": "did you mean `postgresql`?"}
+
+
 def _unknown(name: str) -> str:
-    return (f"unknown service `{name}`{suffix(name, registry.NAMED)} (onboard runs "
+    if name in ADVICE:
+        return f"unknown key `services.{name}`: {ADVICE[name]}"
+    return (f"unknown key `services.{name}`{suffix(name, registry.NAMED)} (onboard runs "
             f"{', '.join(registry.NAMED)}; a service of your own needs `run: COMMAND`)")
 
 
@@ -134,9 +139,9 @@ def _port(node: Optional[YNode], what: str, c: Checker) -> Any:
     if node.kind == "scalar" and node.value == "auto":
         return "auto"
     if node.kind == "scalar" and isinstance(node.value, str):
-        c.error(node, f"{what}: `{node.value}` is not a port: give a number (1024..65535) or `auto`")
+        c.error(node, f"{what}: `{node.value}` is not a port: give a number (1..65535) or `auto`")
         return None
-    p = c.integer(node, what, 1024, 65535)
+    p = c.integer(node, what, 1, 65535)
     return p
 
 
