@@ -444,3 +444,27 @@ def test_a_layer_digest_cache_that_does_not_fit_is_not_trusted(exported, tmp_pat
     for f in entries:  # written down again, right
         digest, size = f.read_text().split()
         assert (digest, int(size)) in real
+
+
+def test_gzip_layers_have_a_fixed_header_and_name_their_uncompressed_digest(tmp_path):
+    import gzip
+
+    tree = tmp_path / "nix" / "store" / ("b" * 32 + "-thing")
+    (tree / "bin").mkdir(parents=True)
+    (tree / "bin" / "x").write_bytes(b"y" * 200_000)
+    spec = img.Spec(profile="p", arch="amd64", closure={str(tree): "sha256-x"}, references={}, roots=[str(tree)],
+                    env=["A=b"], cmd=[], tag="p:1", gzip=True)
+    outs = []
+    for name in ("a.tar", "b.tar"):
+        with open(tmp_path / name, "w+b") as fh:
+            outs.append(img.write_image(spec, fh, cache=img.DigestCache(str(tmp_path / "cache"))))
+    assert (tmp_path / "a.tar").read_bytes() == (tmp_path / "b.tar").read_bytes()
+    assert not (tmp_path / "cache").exists()  # gzip layers are never taken from the cache
+    m = _members(tmp_path / "a.tar")
+    manifest = json.loads(m["blobs/sha256/" + outs[0].digest[7:]])
+    config = json.loads(m["blobs/sha256/" + manifest["config"]["digest"][7:]])
+    for layer, diff_id in zip(manifest["layers"], config["rootfs"]["diff_ids"]):
+        assert layer["mediaType"] == img.LAYER_GZIP
+        blob = m["blobs/sha256/" + layer["digest"][7:]]
+        assert blob[:3] == b"\x1f\x8b\x08" and blob[3] & 0x08 == 0 and blob[4:8] == b"\0\0\0\0"  # no name, mtime 0
+        assert "sha256:" + hashlib.sha256(gzip.decompress(blob)).hexdigest() == diff_id
