@@ -61,14 +61,18 @@ class PythonSpec:
     relative to the profile that names it), or None for a bare venv.
     `venv_dir` is where the venv goes, relative to the project directory
     ($ONBOARD_PROJECT_DIR, else the directory the shell is entered from; default ".venv").
-    `libraries` are attribute paths whose lib/ goes on LD_LIBRARY_PATH, for binary wheels
-    that expect system libraries (stdenv.cc.cc.lib for libstdc++, zlib...).
+    `libraries` are attribute paths whose lib/ a locked wheel's or built sdist's extension
+    modules get on their RUNPATH (stdenv.cc.cc.lib for libstdc++, zlib...); `build_inputs`
+    are what sdists build with (headers, tools such as pg_config); `build_systems` names
+    each sdist's build backend (onboard/core/python/native.py).
     """
 
     version: str
     requirements: Optional[str] = None
     venv_dir: str = ".venv"
-    libraries: list[str] = field(default_factory=list)  # put on LD_LIBRARY_PATH (wheels' libstdc++...)
+    libraries: list[str] = field(default_factory=list)  # on native code's RUNPATH (wheels' libstdc++...)
+    build_inputs: list[str] = field(default_factory=list)  # what sdists are built with
+    build_systems: dict[str, list[str]] = field(default_factory=dict)  # sdist -> its build backend
     lock: Optional[str] = None  # uv.lock (absolute), with pyproject.toml beside it
     editable: bool = False
     from_nix: list[str] = field(default_factory=list)  # Python packages from the package set

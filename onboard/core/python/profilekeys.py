@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 __all__ = ["LOCK_KEYS", "check_lock_keys", "resolve", "project_root_of", "nix_system"]
 
-LOCK_KEYS = ("lock", "editable", "from_nix", "extras")
+LOCK_KEYS = ("lock", "editable", "from_nix", "extras", "build_systems")
 _NAME_RE = r"[A-Za-z0-9][A-Za-z0-9._-]*"
 
 
@@ -49,6 +49,9 @@ def check_lock_keys(m: "YNode", file: str, c: "Checker") -> dict[str, Any]:
         b = c.boolean(m.get("editable"), "python.editable")
         if b is not None:
             out["editable"] = b
+    bs = m.get("build_systems")
+    if bs is not None:
+        out.update(_check_build_systems(bs, c))
     for key in ("from_nix", "extras"):
         if m.get(key) is not None:
             items = c.text_list(m.get(key), f"python.{key}", pattern=_NAME_RE,
@@ -56,6 +59,34 @@ def check_lock_keys(m: "YNode", file: str, c: "Checker") -> dict[str, Any]:
             out[key] = [v for v, _n in items]
             out[key + "_lines"] = {v: n.mark.line for v, n in items}
     return out
+
+
+def _check_build_systems(node: "YNode", c: "Checker") -> dict[str, Any]:
+    """python.build_systems: {PACKAGE: [NAME, ...]}, the build backend of each sdist."""
+    import re
+
+    m = c.mapping(node, "python.build_systems")
+    if m is None:
+        return {}
+    systems: dict[str, list[str]] = {}
+    lines: dict[str, int] = {}
+    for pair in m.pairs():
+        key = pair.key.value
+        if not isinstance(key, str) or not re.fullmatch(_NAME_RE, key):
+            c.error(pair.key, f"python.build_systems: `{pair.key.raw}` is not a Python package name (the sdist "
+                              "of the lock whose build backend follows, like psycopg2)")
+            continue
+        what = f"python.build_systems.{key}"
+        items = c.text_list(pair.value, what, pattern=_NAME_RE,
+                            pattern_hint="give the build backend's package names, like [setuptools, wheel]")
+        if items is None:
+            continue
+        if not items:
+            c.error(pair.value, f"{what}: name at least one package, like [setuptools, wheel]")
+            continue
+        systems[key] = [v for v, _n in items]
+        lines[key] = pair.key.mark.line
+    return {"build_systems": systems, "build_systems_lines": lines}
 
 
 def nix_system() -> str:
@@ -117,12 +148,10 @@ def resolve(p: "Profile", raw: dict[str, Any], python_file: str, python_line: in
                                     f"packages: `{pkg}` is a Python package from Nix, but this profile's "
                                     f"Python comes from its lock ({path}): list `{rest}` under "
                                     f"python.from_nix (at {python_file}:{python_line}) instead, or lock it"))
-    for ch in sel.needs_build:
-        problems.append(Problem(path, _line_of(lock, ch.name), 0,
-                                f"{ch.name} {ch.version}: the lock has no wheel for CPython {py.version} on "
-                                f"{target.machine} Linux, only a source archive ({ch.artifact.filename}); "
-                                "onboard does not build sdists yet: pin a version with a wheel, or take it "
-                                "from Nix (python.from_nix)"))
+    from onboard.core.python.native import plan
+
+    problems += plan(lock, sel, py.build_systems, py.from_nix, python_file, python_line,
+                     raw.get("build_systems_lines", {}))
     if py.editable:
         if kind != "lock":
             problems.append(Problem(python_file, python_line, 0, "python.editable: needs `python.lock` (uv.lock "
@@ -137,13 +166,6 @@ def resolve(p: "Profile", raw: dict[str, Any], python_file: str, python_line: in
         if os.path.realpath(path) not in py.lock_inputs:
             py.lock_inputs.insert(0, os.path.realpath(path))
     return problems
-
-
-def _line_of(lock: Any, name: str) -> int:
-    for pkg in lock.by_name(name):
-        if pkg.line:
-            return int(pkg.line)
-    return 0
 
 
 def lock_where(p: "Profile", filename: str) -> Optional[tuple[str, str, str]]:

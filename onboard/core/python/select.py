@@ -12,7 +12,7 @@ directories are not fetched: they are listed in `Selection.local`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterable, Optional
+from typing import Any, Iterable, Optional
 
 from onboard.core.python.markers import Environment, MarkerError, evaluate, normalize_name
 from onboard.core.python.model import FIX_UV_LOCK, Artifact, Dependency, Lock, Package
@@ -43,6 +43,8 @@ class Selection:
     local: list[Package] = field(default_factory=list)  # the project and local directories
     lock_format: str = ""
     inputs: list[str] = field(default_factory=list)
+    #: sdists built in Nix: name -> onboard.core.python.native.NativeBuild (filled at load time)
+    native: dict[str, Any] = field(default_factory=dict)
 
     @property
     def needs_build(self) -> list[Chosen]:

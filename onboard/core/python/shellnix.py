@@ -19,12 +19,16 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from onboard.core.python.nixexpr import lock_identity, nix_expression, nix_string
+from onboard.core.python.nixexpr import NativeNix, lock_identity, native_identity, nix_expression, nix_string
 
 if TYPE_CHECKING:
     from onboard.core.profiles.model import PythonSpec
 
-__all__ = ["python_nix", "locked_packages", "locked_env", "locked_hook", "identity_of"]
+__all__ = ["python_nix", "locked_packages", "locked_env", "locked_hook", "identity_of", "native_nix",
+           "STORE_ENV_VAR"]
+
+#: set by `onboard shell --hermetic` to the store-built venv (packages.<system>.python-env)
+STORE_ENV_VAR = "ONBOARD_PYTHON_STORE_ENV"
 
 _ID = re.compile(r"[A-Za-z_][A-Za-z0-9_'-]*")
 
@@ -38,12 +42,22 @@ def _more(py: "PythonSpec") -> tuple[str, ...]:
     return more
 
 
+def native_nix(py: "PythonSpec") -> NativeNix:
+    from onboard.core.profiles.render import attr_path
+
+    attr = py.attribute()
+    sites = tuple("${" + _pkg(attr, n) + "}/${pkgs." + attr + ".sitePackages}" for n in py.from_nix)
+    return NativeNix(python=f"pkgs.{attr}", packages=f"pkgs.{attr}Packages",
+                     libraries=tuple((n, attr_path(n)) for n in py.libraries),
+                     build_inputs=tuple((n, attr_path(n)) for n in py.build_inputs), sites=sites)
+
+
 def identity_of(py: "PythonSpec") -> str:
-    return lock_identity(py.selection, *_more(py))
+    return lock_identity(py.selection, *_more(py), *native_identity(py.selection, native_nix(py)))
 
 
 def python_nix(py: "PythonSpec") -> str:
-    return nix_expression(py.selection, *_more(py))
+    return nix_expression(py.selection, *_more(py), native=native_nix(py))
 
 
 def _pkg(attr: str, name: str) -> str:
@@ -76,7 +90,11 @@ def locked_hook(py: "PythonSpec") -> list[str]:
         "_ob_link=\"${ONBOARD_PROJECT_DIR:-$PWD}/$ONBOARD_PYTHON_VENV_LINK\"\n"
         "_ob_venv=\"${ONBOARD_STATE_DIR:-${XDG_STATE_HOME:-$HOME/.local/state}/onboard}/venvs/"
         "${ONBOARD_PYTHON_LOCK:0:32}-$_ob_h\"\n"
-        "if [ -f \"$_ob_venv/.onboard-synced\" ]; then\n"
+        "if [ -n \"${ONBOARD_PYTHON_STORE_ENV:-}\" ]; then\n"
+        "  # onboard shell --hermetic: the venv built in the store (packages.<system>.python-env)\n"
+        "  export VIRTUAL_ENV=\"$ONBOARD_PYTHON_STORE_ENV\"\n"
+        "  export PATH=\"$ONBOARD_PYTHON_STORE_ENV/bin:$PATH\"\n"
+        "elif [ -f \"$_ob_venv/.onboard-synced\" ]; then\n"
         "  if ! [ \"$_ob_link\" -ef \"$_ob_venv\" ] && { [ -L \"$_ob_link\" ] || [ ! -e \"$_ob_link\" ]; }; then\n"
         "    ln -sfn \"$_ob_venv\" \"$_ob_link.onboard-new\" && mv -Tf \"$_ob_link.onboard-new\" \"$_ob_link\"\n"
         "  fi\n"
