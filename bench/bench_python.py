@@ -20,7 +20,22 @@ gives the warm `onboard shell` figure. Contenders, all in one run (the machine i
 Goals: warm re-entry - warm plain: nothing measurable; lock change >= 10x faster than pip
 install -r; first entry <= uv (index) + 10%.
 
-Run: .venv/bin/python bench/bench_python.py [--packages N] [--runs N]
+Native code (skipped with --no-native, or without g++, patchelf or a setuptools wheel): a lock
+of one sdist with a C extension (built by Nix with the package set's compiler and the lock's
+setuptools) and one manylinux wheel with a C++ extension (patched to find libstdc++ in the
+store), both written by tests/support/pynative.py with versions new on every run, so nothing
+is in the store yet:
+
+  first entry      onboard shell nat -- true: render, fetch, build the sdist, patch the wheel,
+                   uv syncs the venv
+  python-env       onboard shell nat --hermetic -- true right after: the venv built in the store
+  uv               uv venv + uv pip install from the loopback index, cold cache: uv builds the
+                   sdist itself (build isolation, setuptools from the index) and installs the
+                   wheel as published (it patches nothing)
+
+Goal: first entry within 1.3x of uv.
+
+Run: .venv/bin/python bench/bench_python.py [--packages N] [--runs N] [--no-native]
 """
 
 from __future__ import annotations
@@ -82,6 +97,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--packages", type=int, default=20)
     ap.add_argument("--runs", type=int, default=31)
+    ap.add_argument("--no-native", action="store_true", help="leave out the native-code figures")
     args = ap.parse_args()
     if not UV.exists() or not standin.have_nix():
         raise SystemExit("needs nix and .venv/bin/uv")
@@ -96,10 +112,75 @@ def main() -> int:
     index.add(names[0], "1.1")
     index.start()
     try:
-        return run(tmp, index, names, args.runs)
+        rc = run(tmp, index, names, args.runs)
+        if not args.no_native:
+            native(tmp)
+        return rc
     finally:
         index.stop()
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def native(tmp: Path) -> None:
+    """First build of a lock with one sdist and one patched wheel, beside uv doing the same."""
+    from tests.support import pynative
+
+    setuptools = pynative.setuptools_wheel()
+    if setuptools is None or not shutil.which("g++") or not shutil.which("patchelf"):
+        print("\nnative code: skipped (needs g++, patchelf and a setuptools wheel: tests/run gets one)")
+        return
+    base = tmp / "native"
+    index = BenchIndex(base / "index")
+    version = f"1.0.{time.time_ns() // 1000}"  # new on every run: nothing of it is in the store
+    files = index.root / "files"
+    shutil.copy(setuptools, files / setuptools.name)
+    pynative.c_sdist(files, "benchcext", version)
+    pynative.cpp_wheel(files, base / "work", "benchcpp", version)
+    index.start()
+    try:
+        home = base / "home"
+        home.mkdir()
+        proj = base / "proj"
+        (proj / "profiles").mkdir(parents=True)
+        subprocess.run(["git", "init", "-q", str(proj)], check=True)
+        pyver = pynative.host_python()[0]
+        (proj / "profiles" / "nat.yaml").write_text(
+            f"name: nat\n{PIN}python:\n  version: \"{pyver}\"\n  lock: uv.lock\n"
+            "  libraries: [stdenv.cc.cc.lib]\n  build_systems:\n    benchcext: [setuptools]\n")
+        (proj / "pyproject.toml").write_text(
+            f'[project]\nname = "app"\nversion = "0"\nrequires-python = ">=3.10"\n'
+            f'dependencies = ["benchcext=={version}", "benchcpp=={version}"]\n\n'
+            '[dependency-groups]\nbuild = ["setuptools"]\n')
+        uv_env = {"PATH": os.environ["PATH"], "HOME": str(home), "UV_NO_CONFIG": "1",
+                  "UV_CACHE_DIR": str(base / "uvc-lock"), "UV_PYTHON_DOWNLOADS": "never"}
+        subprocess.run([str(UV), "lock", "-q", "--index-url", index.url], cwd=proj, env=uv_env, check=True)
+        env = standin.onboard_standin_env(
+            HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"), XDG_STATE_HOME=str(home / ".local/state"),
+            XDG_CACHE_HOME=str(home / ".cache"), XDG_DATA_HOME=str(home / ".local/share"), PYTHONPATH=str(ROOT),
+            ONBOARD_NO_FALLBACK="1")
+        shell = [sys.executable, "-m", "onboard", "shell", "nat"]
+        first = timed(shell + ["--", "true"], env, proj)
+        store = timed(shell + ["--hermetic", "--", "true"], env, proj)
+        check = "import benchcext, benchcpp; assert benchcext.add(2, 3) == 5; print(benchcpp.greet())"
+        subprocess.run(shell + ["--", "python", "-c", check], env=env, cwd=proj, check=True, capture_output=True)
+        c = dict(uv_env, UV_CACHE_DIR=str(base / "uvc-cold"))
+        t0 = time.perf_counter()
+        subprocess.run([str(UV), "venv", "-q", "--python", pynative.HOST_PYTHON, str(base / "uvvenv")], env=c,
+                       check=True, capture_output=True)
+        subprocess.run([str(UV), "pip", "install", "-q", "--python", str(base / "uvvenv" / "bin" / "python"),
+                        "--index-url", index.url, f"benchcext=={version}", f"benchcpp=={version}"], env=c,
+                       check=True, capture_output=True)
+        uv = time.perf_counter() - t0
+    finally:
+        index.stop()
+    ms = 1000.0
+    print("\nnative code: one sdist (C extension) and one manylinux wheel (C++, needs libstdc++), new versions")
+    print(f"  {'first entry (fetch, build sdist, patch wheel, uv sync)':<50} {first * ms:9.1f} ms")
+    print(f"  {'python-env built in the store (--hermetic)':<50} {store * ms:9.1f} ms")
+    print(f"  {'uv venv + pip install from the index, cold':<50} {uv * ms:9.1f} ms")
+    print(f"  first entry / uv:                          {first / uv:8.2f}x     (goal: <= 1.3x)")
+    print("  (the stand-in package set costs Nix almost nothing to evaluate; real nixpkgs adds seconds"
+          " on an evaluation-cache miss)")
 
 
 def run(tmp: Path, index: Index, names: list[str], runs: int) -> int:
