@@ -314,6 +314,17 @@ _onboard_enter() {
   export ONBOARD_PROJECT_DIR=$__onboard_root
   _onboard_load "$1" || log_error "onboard: $1 returned an error while loading"
   export ONBOARD_PROFILE=$__onboard_name ONBOARD_PROJECT_DIR=$__onboard_root
+  # the variables of the project's services (PGPORT, DATABASE_URL, ...), at entry: docs/services.md
+  local __onboard_svc=$__onboard_proj/services/env.$__onboard_name __onboard_k __onboard_val
+  if [[ ! -f $__onboard_svc && -f ${1%/*}/flake/services ]]; then
+    _onboard_run services env --profile "$__onboard_name" --project "$__onboard_root" >/dev/null || true
+  fi
+  if [[ -f $__onboard_svc ]]; then
+    while IFS='=' read -r __onboard_k __onboard_val; do
+      [[ $__onboard_k =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]] && export "$__onboard_k=$__onboard_val"
+    done <"$__onboard_svc"
+    watch_file "$__onboard_svc"
+  fi
   if [[ -n ${2-} ]]; then
     export ONBOARD_ENV_STALE=1 ONBOARD_ENV_STALE_REASON=$2
   else
