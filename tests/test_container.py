@@ -414,7 +414,7 @@ def test_the_flakes_python_env_is_built_and_its_closure_added(tmp_path):
     packages.%s.python-env = derivation {
       name = "python-env"; system = "%s"; builder = "/bin/bash";
       PATH = "/usr/bin:/bin";
-      args = [ "-c" "mkdir -p $out/bin; echo x > $out/bin/python; true" ];
+      args = [ "-c" "mkdir -p $out/bin; echo x > $out/bin/python; echo home = x > $out/pyvenv.cfg; true" ];
     };
   };
 }
@@ -422,7 +422,7 @@ def test_the_flakes_python_env_is_built_and_its_closure_added(tmp_path):
     path = ex._python_env(str(tmp_path), "", lambda e: None)
     assert path.startswith("/nix/store/") and path.endswith("-python-env")
     env = ex.image_env({"PATH": "/nix/store/a/bin"}, img.User(), "p", path)
-    assert f"PATH={path}/bin:/nix/store/a/bin" in env
+    assert f"PATH={path}/bin:/nix/store/a/bin" in env and f"VIRTUAL_ENV={path}" in env
     assert ex._python_env(str(tmp_path / "none"), "", lambda e: None) == ""
 
 

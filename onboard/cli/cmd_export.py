@@ -23,7 +23,8 @@ the lock files, the verify record, env.sh and a README saying how to restore it,
 The image holds the runtime closure of the environment `onboard shell` would load (built
 first if it is not), one layer per store path, its variables, a user `dev` (uid 1000), the
 working directory /work and the profile's shell as its command (or --cmd). The same profile
-gives the same bytes, on any machine with the same store paths (docs/container.md).
+gives the same bytes, on any machine with the same store paths (docs/container.md). An
+existing --out file is replaced only with --yes.
 """
 
 

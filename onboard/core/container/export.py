@@ -135,6 +135,8 @@ def image_env(variables: dict[str, str], user: img.User, profile: str, python_en
         parts = [p for p in env.get("PATH", "").split(":") if p]
         if bin_dir not in parts:
             env["PATH"] = ":".join([bin_dir, *parts])
+        if os.path.isfile(os.path.join(python_env, "pyvenv.cfg")):
+            env["VIRTUAL_ENV"] = python_env
     env.update(HOME=user.home, USER=user.name, ONBOARD_PROFILE=profile)
     return [f"{k}={env[k]}" for k in sorted(env)]
 
