@@ -8,7 +8,7 @@ from typing import Any
 from onboard.core.engine.receipt import list_receipts
 
 #: modules offering `status_facts() -> dict` (e.g. the active profile per project)
-STATUS_PROVIDERS = ("onboard.core.profiles.status",)
+STATUS_PROVIDERS = ("onboard.core.profiles.status", "onboard.core.services.status")
 
 
 def collect_status() -> dict[str, Any]:

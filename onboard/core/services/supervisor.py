@@ -359,8 +359,7 @@ def _killpg(pid: int, sig: int) -> None:
 
 def main(argv: list[str]) -> int:
     if len(argv) != 2:
-        sys.stderr.write("usage: python -m onboard.core.services.supervisor SERVICES_DIR\n")
-        return 2
+        return 2  # started by control.py only, with the services directory
     os.chdir(argv[1])
     return Supervisor(argv[1]).loop()
 
