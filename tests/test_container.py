@@ -243,9 +243,18 @@ def test_two_exports_are_the_same_bytes_and_a_valid_oci_archive(exported):
         assert str(exported["p"]).encode() not in data and str(exported["base"]).encode() not in data
 
 
+#: podman as root keeps a few run-time files in /run whatever its configuration says (its network
+#: directory): each podman, and onboard --load, runs in a mount namespace with /run of its own
+PRIVATE_RUN = ("unshare", "--mount", "--propagation", "private", "sh", "-c",
+               'mount -t tmpfs onboard-test-run /run && exec "$@"', "sh")
+
+
 def _podman_env(base: Path) -> dict[str, str]:
-    (base / "containers.conf").write_text('[containers]\ndefault_ulimits = []\n[engine]\nruntime = "runc"\n'
-                                          'cgroup_manager = "cgroupfs"\nevents_logger = "file"\n')
+    # everything podman keeps goes under `base`: its storage, its run-time files, its events, its networks
+    (base / "containers.conf").write_text(
+        '[containers]\ndefault_ulimits = []\n[engine]\nruntime = "runc"\ncgroup_manager = "cgroupfs"\n'
+        f'events_logger = "file"\nevents_logfile_path = "{base}/events.log"\ntmp_dir = "{base}/libpod"\n'
+        f'[network]\nnetwork_config_dir = "{base}/networks"\n')
     (base / "storage.conf").write_text(f'[storage]\ndriver = "vfs"\ngraphroot = "{base}/graph"\n'
                                        f'runroot = "{base}/run"\n')
     env = dict(os.environ)
@@ -259,7 +268,7 @@ def _podman_works(env: dict[str, str]) -> str:
     """"" when podman can run a container here, else why not."""
     if not shutil.which("podman") or not shutil.which("runc"):
         return "podman or runc is not installed (tests/run installs them)"
-    r = subprocess.run(["podman", "info", "--format", "{{.Host.OCIRuntime.Name}}"], capture_output=True, text=True,
+    r = subprocess.run([*PRIVATE_RUN, "podman", "info", "--format", "{{.Host.OCIRuntime.Name}}"], capture_output=True, text=True,
                        env=env, timeout=120)
     if r.returncode != 0:
         return "podman cannot start here: " + (r.stderr.strip().splitlines() or ["?"])[-1]
@@ -278,25 +287,26 @@ def test_podman_loads_it_and_a_command_sees_the_profile(exported, tmp_path):
         # --load: onboard hands it to podman (docker, when on PATH too, is not asked first)
         r = _onboard("export", "container", "box", "--load", "--tag", "box-test:1", cwd=exported["p"],
                      env={**exported["env"], **{k: env[k] for k in ("CONTAINERS_CONF", "CONTAINERS_STORAGE_CONF",
-                                                                  "XDG_RUNTIME_DIR")}})
+                                                                  "XDG_RUNTIME_DIR")}},
+                     prefix=PRIVATE_RUN)
         assert r.returncode == 0, r.stdout + r.stderr
         assert "loaded into podman: localhost/box-test:1" in r.stdout, r.stdout
         assert "digest: sha256:" in r.stdout and "size: " in r.stdout
         assert not [f for f in os.listdir(exported["p"]) if f.endswith(".tar")]  # --load alone keeps no file
-        got = subprocess.run(["podman", "image", "inspect", "box-test:1", "--format", "{{.Digest}}"],
+        got = subprocess.run([*PRIVATE_RUN, "podman", "image", "inspect", "box-test:1", "--format", "{{.Digest}}"],
                              capture_output=True, text=True, env=env, timeout=120)
         # the same image as the exported archive (only the tag differs, which is not in the manifest)
         assert got.stdout.strip() == exported["doc"]["digest"], got.stdout + got.stderr
-        r = subprocess.run(["podman", "run", "--rm", "--network", "none", "box-test:1", "bash", "-c",
+        r = subprocess.run([*PRIVATE_RUN, "podman", "run", "--rm", "--network", "none", "box-test:1", "bash", "-c",
                             'echo "$WHO|$USER|$PWD|$HOME"; hello; [ -w /work ] && echo writable'],
                            capture_output=True, text=True, env=env, timeout=300)
         assert r.returncode == 0, r.stderr
         assert r.stdout.splitlines() == ["it's box|dev|/work|/home/dev", "Hello, world!", "writable"]
-        r = subprocess.run(["podman", "run", "--rm", "-i", "--network", "none", "box-test:1"], input="echo $0 $WHO\n",
+        r = subprocess.run([*PRIVATE_RUN, "podman", "run", "--rm", "-i", "--network", "none", "box-test:1"], input="echo $0 $WHO\n",
                            capture_output=True, text=True, env=env, timeout=300)
         assert r.stdout.strip().endswith("bash it's box"), r.stdout + r.stderr  # the default command: the shell
     finally:
-        subprocess.run(["podman", "rmi", "-a", "-f"], capture_output=True, env=_env_only(base), timeout=120)
+        subprocess.run([*PRIVATE_RUN, "podman", "rmi", "-a", "-f"], capture_output=True, env=_env_only(base), timeout=120)
         subprocess.run(["chmod", "-R", "u+w", str(base)], capture_output=True)
         shutil.rmtree(base, ignore_errors=True)
 
