@@ -159,7 +159,7 @@ def sync(plan: VenvPlan) -> None:
     _relink(plan)
 
 
-def _make(plan: VenvPlan) -> None:
+def _make(plan: VenvPlan, seed: bool = True) -> None:
     text = _requirements(plan)
     env = uv_clean_env(_cache_dir())
     if os.path.lexists(plan.venv):
@@ -170,6 +170,25 @@ def _make(plan: VenvPlan) -> None:
     python = os.path.join(plan.venv, "bin", "python")
     if plan.site:
         _write_pth(plan, python)
+    source = _seed_source(plan) if seed and text.strip() else None
+    if source is not None and _seed(source, plan.venv):
+        # the packages both locks share are there already: uv only applies the difference;
+        # then every file is checked against its wheel's RECORD, as `onboard verify` does
+        try:
+            _sync_and_finish(plan, text, env, python)
+        except SyncError:
+            return _make(plan, seed=False)
+        from onboard.core.verify.venvcheck import check_venv
+
+        if check_venv(plan.venv, plan.wheelhouse, plan.lock, editable=bool(plan.editable)).problems:
+            return _make(plan, seed=False)  # the earlier venv was changed by hand: start clean
+        _mark(plan)
+        return
+    _sync_and_finish(plan, text, env, python)
+    _mark(plan)
+
+
+def _sync_and_finish(plan: VenvPlan, text: str, env: dict[str, str], python: str) -> None:
     if text.strip():
         _run([plan.uv, "pip", "sync", "--no-config", "--quiet", "--offline", "--no-index", "--find-links",
               os.path.join(plan.wheelhouse, "wheels"), "--require-hashes", "--python", python,
@@ -178,8 +197,110 @@ def _make(plan: VenvPlan) -> None:
         _run([plan.uv, "pip", "install", "--no-config", "--quiet", "--offline", "--no-deps", "--no-index",
               "--no-build-isolation", "--python", python, "-e", plan.editable], env,
              f"installing the project {plan.editable} editable")
+
+
+def _mark(plan: VenvPlan) -> None:
     with open(plan.marker, "w", encoding="utf-8") as fh:
         fh.write(f"{plan.lock}\n{plan.wheelhouse}\n")
+
+
+#: what `uv venv` or onboard itself puts in a venv: never seeded from another one
+_OWN = {"pyvenv.cfg", MARKER, ".gitignore", "CACHEDIR.TAG", ".onboard-venv"}
+
+
+def _seed_source(plan: VenvPlan) -> Optional[str]:
+    """The venv the project uses now (its link's target), when it is a finished venv of another
+    lock identity with the same interpreter: the new one starts as a copy of it."""
+    try:
+        current = os.readlink(plan.link)
+    except OSError:
+        return None
+    if current == plan.venv or os.path.dirname(current) != os.path.dirname(plan.venv):
+        return None
+    if current.rsplit("-", 1)[-1] != plan.venv.rsplit("-", 1)[-1]:
+        return None  # another Python
+    return current if os.path.isfile(os.path.join(current, MARKER)) else None
+
+
+def _seed(src: str, dst: str) -> bool:
+    """Fill the fresh venv `dst` with what `src` has installed: files hard-linked (as uv links
+    them from its cache; copied across file systems), no byte code, entry-point scripts
+    rewritten to name `dst`'s Python. False (and `dst` as uv made it) when that fails."""
+    import glob
+
+    src_sites = glob.glob(os.path.join(src, "lib", "python3*", "site-packages"))
+    dst_sites = glob.glob(os.path.join(dst, "lib", "python3*", "site-packages"))
+    if len(src_sites) != 1 or len(dst_sites) != 1 or \
+            os.path.basename(os.path.dirname(src_sites[0])) != os.path.basename(os.path.dirname(dst_sites[0])):
+        return False
+    made: list[str] = []
+    try:
+        for entry in sorted(os.listdir(src)):
+            if entry in _OWN or entry in ("lib", "bin") or os.path.lexists(os.path.join(dst, entry)):
+                continue  # uv venv's own (lib64, ...)
+            _link_tree(os.path.join(src, entry), os.path.join(dst, entry), made)
+        src_site, dst_site = src_sites[0], dst_sites[0]
+        for entry in sorted(os.listdir(src_site)):
+            if entry in (PTH, "_virtualenv.py", "_virtualenv.pth", "__pycache__") or \
+                    os.path.lexists(os.path.join(dst_site, entry)):
+                continue
+            _link_tree(os.path.join(src_site, entry), os.path.join(dst_site, entry), made)
+        _scripts(src, dst, made)
+    except OSError:
+        for path in reversed(made):
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                try:
+                    os.unlink(path)
+                except OSError:
+                    pass
+        return False
+    return True
+
+
+def _link_tree(src: str, dst: str, made: list[str]) -> None:
+    if os.path.islink(src):
+        os.symlink(os.readlink(src), dst)
+        made.append(dst)
+        return
+    if not os.path.isdir(src):
+        _link_file(src, dst)
+        made.append(dst)
+        return
+    os.mkdir(dst)
+    made.append(dst)
+    for entry in sorted(os.listdir(src)):
+        if entry != "__pycache__":
+            _link_tree(os.path.join(src, entry), os.path.join(dst, entry), made)
+
+
+def _link_file(src: str, dst: str) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+def _scripts(src: str, dst: str, made: list[str]) -> None:
+    """bin/: the packages' scripts, their `#!` line naming `dst`'s Python."""
+    old, new = f"#!{src}/bin/".encode(), f"#!{dst}/bin/".encode()
+    src_bin, dst_bin = os.path.join(src, "bin"), os.path.join(dst, "bin")
+    for entry in sorted(os.listdir(src_bin)):
+        s, d = os.path.join(src_bin, entry), os.path.join(dst_bin, entry)
+        if os.path.lexists(d):
+            continue  # uv venv's own (python, activate...)
+        if os.path.islink(s):
+            os.symlink(os.readlink(s), d)
+        else:
+            with open(s, "rb") as fh:
+                data = fh.read()
+            if data.startswith(old):
+                data = new + data[len(old):]
+            with open(d, "wb") as fh:
+                fh.write(data)
+            shutil.copymode(s, d)
+        made.append(d)
 
 
 def _write_pth(plan: VenvPlan, python: str) -> None:
