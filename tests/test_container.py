@@ -156,6 +156,13 @@ def test_bad_input_is_exit_2_and_writes_nothing(tmp_path, args, needle):
     assert (tmp_path / "EXISTS").read_text() == "keep me"
 
 
+def test_no_profile_and_no_active_one_is_said(tmp_path):
+    p = _project(tmp_path / "p")
+    r = _onboard("export", "container", "--out", str(tmp_path / "x.tar"), cwd=p, env=_env(tmp_path / "h", standin.STANDIN))
+    assert r.returncode == 2 and "no active profile" in r.stderr and "onboard export container NAME" in r.stderr
+    assert not (tmp_path / "x.tar").exists()
+
+
 def test_archive_flags_refuse_container_options(tmp_path):
     p = _project(tmp_path / "p")
     r = _onboard("export", "archive", "box", "--out", str(tmp_path / "a"), "--tag", "x", cwd=p,

@@ -220,7 +220,8 @@ def _locate(req: Request, emit: Emitter, build: bool) -> object:
         return rec.locate(req.name, req.project, check=False)
     except rec.VerifyError as exc:
         if exc.code == 2 or not build:
-            raise ContainerError(exc.message, exc.hint, exc.code) from None
+            hint = exc.hint.replace("onboard verify NAME", "onboard export container NAME")
+            raise ContainerError(exc.message, hint, exc.code) from None
     except NixError as exc:
         raise ContainerError(exc.message, exc.hint) from None
     _build(req, emit)
