@@ -75,10 +75,18 @@ def test_hermetic_entry_imports_from_the_store_venv_with_no_project_venv(world):
     # no project venv was made, and none in onboard's state
     assert not os.path.lexists(p / ".venv")
     assert not any((world.home / ".local/state/onboard/venvs").glob("*"))
-    # again: the store venv of this environment is found without building
-    r2 = world.shell(p, "sh", "-c", 'echo "$VIRTUAL_ENV"', flags=("--hermetic",))
+    # again: the warm path finds the store venv of this environment: no profile loaded, no Nix build, no uv
+    spy = world.tmp / "spy"
+    spy.mkdir()
+    for tool in ("uv",):
+        (spy / tool).write_text(f"#!/bin/sh\necho {tool} >> {world.tmp / 'calls'}\nexit 1\n")
+        (spy / tool).chmod(0o755)
+    env = dict(world.env(), PATH=f"{spy}:{os.environ['PATH']}")
+    r2 = subprocess.run([sys.executable, "-X", "importtime", "-m", "onboard", "shell", "py", "--hermetic", "--", "sh",
+                         "-c", 'echo "$VIRTUAL_ENV"'], cwd=p, env=env, capture_output=True, text=True, timeout=120)
     assert r2.returncode == 0 and r2.stdout.split()[-1] == prefix, r2.stderr[-2000:]
-    assert "python-env of profile" not in r2.stderr
+    assert not (world.tmp / "calls").exists() and "python-env of" not in r2.stderr
+    assert "onboard.core.profiles.loader" not in r2.stderr and "| yaml" not in r2.stderr
     # a plain entry gets the project's writable venv, as before
     r3 = world.shell(p, "sh", "-c", 'echo "$VIRTUAL_ENV"')
     assert r3.returncode == 0 and r3.stdout.split()[-1] == str(p / ".venv"), r3.stderr[-2000:]

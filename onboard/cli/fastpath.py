@@ -21,7 +21,7 @@ SHELL_FLAGS = frozenset({"--pure", "--print-env", "--json", "--yes", "-y", "--dr
                          "--no-color", "--no-fallback", "--render", "--services", "--ephemeral",
                          "--hermetic"})
 #: Flags the warm path handles itself.
-WARM_FLAGS = frozenset({"--pure", "--no-fallback"})
+WARM_FLAGS = frozenset({"--pure", "--no-fallback", "--hermetic"})
 
 RUN_COMMAND = 'ONBOARD_ENV_SH=$1; shift; . "$ONBOARD_ENV_SH"; unset ONBOARD_ENV_SH; exec "$@"'
 
@@ -181,6 +181,8 @@ def shell_fast(argv: list[str]) -> int | None:
                 return None
         held = cache.hold_of(root)
         if held is not None and held[1] == name:
+            if "--hermetic" in flags:
+                return None
             return enter_generation(root, held[0], name, pure, cmd)
     elif name is None:
         return None
@@ -202,11 +204,32 @@ def shell_fast(argv: list[str]) -> int | None:
         return None
     if not manifest.bash or not os.access(manifest.bash, os.X_OK):
         return None
-    if not _venv_ready(directory):
+    extra = None
+    if "--hermetic" in flags:
+        store = _store_env(directory, manifest.key)  # the locked Python's venv built in the store
+        if store is None:
+            return None
+        extra = {"ONBOARD_PYTHON_STORE_ENV": store}
+    elif not _venv_ready(directory):
         return None
     if _services_due(directory, root, name):
         return None
-    return exec_shell(directory, name, manifest.bash, pure, cmd, root)
+    return exec_shell(directory, name, manifest.bash, pure, cmd, root, extra=extra)
+
+
+def _store_env(directory: str, key: str) -> str | None:
+    """--hermetic: the store venv built for this environment (python-env.key holds its key,
+    see onboard/core/python/storeenv.py), or None (the slow path builds it)."""
+    try:
+        with open(os.path.join(directory, "python-env.key"), encoding="utf-8") as fh:
+            if fh.read().strip() != key or not key:
+                return None
+    except OSError:
+        return None
+    target = os.path.realpath(os.path.join(directory, "python-env"))
+    if target.startswith("/nix/store/") and os.path.isfile(os.path.join(target, "pyvenv.cfg")):
+        return target
+    return None
 
 
 def _venv_ready(directory: str) -> bool:
