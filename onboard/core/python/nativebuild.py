@@ -210,11 +210,15 @@ def unpack(archive: str, name: str, into: str) -> str:
     else:
         with tarfile.open(archive) as t:
             for m in t.getmembers():
-                if m.name.startswith("/") or ".." in m.name.split("/") or m.issym() and os.path.isabs(m.linkname):
+                if m.name.startswith("/") or ".." in m.name.split("/") or (m.issym() or m.islnk()) and (
+                        os.path.isabs(m.linkname) or ".." in m.linkname.split("/")):
                     raise fail(f"{name} holds a path outside its directory: {m.name}")
                 if not (m.isfile() or m.isdir() or m.issym() or m.islnk()):
                     raise fail(f"{name} holds a special file: {m.name}")
-            t.extractall(into)
+            if hasattr(tarfile, "data_filter"):
+                t.extractall(into, filter="data")
+            else:
+                t.extractall(into)
     tops = [e for e in os.listdir(into) if not e.startswith(".")]
     if len(tops) == 1 and os.path.isdir(os.path.join(into, tops[0])):
         return os.path.join(into, tops[0])
