@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 from onboard.core.actions.blocks import MarkedBlock
 from onboard.core.actions.files import EnsureDirectory, WriteFile
@@ -13,6 +13,9 @@ from onboard.core.engine.plan import Plan
 from onboard.core.nixinstall.errors import PlanningError
 
 MAIN_PLAN = "onboard"
+
+#: `build_plan`'s default for `nix_facts`: ask the machine which Nix is here
+PROBE: Any = object()
 
 
 def demo_plan(directory: str) -> Plan:
@@ -87,14 +90,31 @@ def preflight(plan: Plan) -> None:
         raise _readonly_error(files)
 
 
-def build_plan(choices: Choices) -> Plan:
+def build_plan(choices: Choices, nix_facts: Any = PROBE) -> Plan:
+    """The one plan for `choices`. `nix_facts`: what the doctor already found about the Nix
+    here (`onboard.core.machine.existing_nix()`'s answer, None for no Nix), so a front end
+    that has just run the checks does not probe the machine twice; by default it is asked."""
     choices.validate()
     if choices.demo_dir:
         return demo_plan(choices.demo_dir)
-    return guard_readonly(_build_plan(choices), choices.skip_readonly)
+    return guard_readonly(_build_plan(choices, nix_facts), choices.skip_readonly)
 
 
-def _build_plan(choices: Choices) -> Plan:
+def _machine_view(nix_facts: Any) -> Any:
+    """The Nix planner's view of the machine, with the doctor's facts about Nix when given."""
+    from onboard.core.nixinstall import planner as nix_planner
+
+    if nix_facts is PROBE:
+        return nix_planner.machine_view()
+    import os
+
+    from onboard.core.machine import init_system
+
+    return nix_planner.MachineView(existing=nix_facts, ours=nix_planner._ours(), init=init_system(),
+                                   environ=dict(os.environ))
+
+
+def _build_plan(choices: Choices, nix_facts: Any = PROBE) -> Plan:
     plan = Plan(name=MAIN_PLAN, title="set up Nix and the team's dev shell",
                 meta={"choices": choices.to_dict(),
                       "team_applied": dict(choices.team_applied)})
@@ -102,7 +122,7 @@ def _build_plan(choices: Choices) -> Plan:
     if choices.mode != "skip":
         from onboard.core.nixinstall.planner import plan_nix_install
 
-        nix_plan = plan_nix_install(choices)
+        nix_plan = plan_nix_install(choices, view=_machine_view(nix_facts))
         plan.extend(nix_plan)
         plan.meta.update(nix_plan.meta)
         titles.append(nix_plan.title)

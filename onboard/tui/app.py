@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING, Callable, Optional
 from textual.app import App
 from textual.binding import Binding
 
+from onboard.tui.messages import PlanMade
 from onboard.tui.outcome import INTERRUPTED, exit_code, leaving_line
 from onboard.tui.services import Services
-from onboard.tui.state import AppState, RunSummary
+from onboard.tui.state import AppState, PlanPrep, RunSummary
 from onboard.tui.theme import ONBOARD
 
 if TYPE_CHECKING:
@@ -66,6 +67,7 @@ class OnboardApp(App[TuiResult]):
         self.state = AppState(demo_dir=demo_dir, choices=choices)
         self.start = start
         self.running = False  # a run (apply, revert, uninstall) is changing the machine
+        self._plan_busy = False  # a plan is being made in the background (one at a time)
         self.register_theme(ONBOARD)
         self.theme = "onboard"
         if demo_dir:
@@ -147,6 +149,97 @@ class OnboardApp(App[TuiResult]):
         self.state.team, self.state.team_error = team, error
         self.state.team_loaded = True
         self.seed_choices()
+        if self.state.checks or self.state.checks_error:
+            self.prepare_plan()
+
+    def apply_recommendation(self) -> None:
+        """The doctor's install mode, unless the user (or the team config) chose one."""
+        st = self.state
+        c = self.choices()
+        if st.recommendation and not st.mode_chosen:
+            c.mode = st.recommendation[0]
+
+    # -- the plan, made ahead --------------------------------------------------------------------
+    #: a plan made ahead is shown for the same answers this long after it was made; later the
+    #: machine may have changed, and it is made again
+    PLAN_FRESH_S = 120.0
+
+    @staticmethod
+    def plan_key(choices: Choices) -> str:
+        import json
+
+        return json.dumps(choices.to_dict(), sort_keys=True, default=str)
+
+    def prepare_plan(self) -> None:
+        """Start making the plan for the current answers in the background (nothing changes), so
+        the Plan screen shows it at once; called when the answers are known and after each
+        change. Answers that are not valid yet, or a run in progress, start nothing."""
+        st = self.state
+        if self.running or not (st.team_loaded or st.demo_dir):
+            return
+        c = self.choices()
+        try:
+            c.validate()
+        except ValueError:
+            return
+        self.plan_for(c)
+
+    def plan_for(self, choices: Choices) -> PlanPrep:
+        """The plan for `choices`: the one made (or being made) ahead for the same answers, else
+        a new one, started now or as soon as the one being made ends (one plan at a time:
+        planning reads the environment, and two at once would only slow each other)."""
+        import copy
+        import time
+
+        st = self.state
+        key = self.plan_key(choices)
+        prep = st.prep
+        if prep is not None and prep.key == key and (
+                prep.status in ("waiting", "making")
+                or (prep.status == "ready" and time.monotonic() - prep.made_at < self.PLAN_FRESH_S)):
+            return prep
+        prep = st.prep = PlanPrep(key=key, choices=copy.deepcopy(choices))
+        if not self._plan_busy:
+            self._start_plan(prep)
+        return prep
+
+    def _start_plan(self, prep: PlanPrep) -> None:
+        from functools import partial
+
+        prep.status = "making"
+        self._plan_busy = True
+        self.run_worker(partial(self._make_plan, prep), thread=True, group="plan-ahead", exit_on_error=False)
+
+    def _make_plan(self, prep: PlanPrep) -> None:
+        """In a worker thread: the whole plan and its preview, or why not; then one message."""
+        import onboard.tui.screens.plan  # noqa: F401  (the screen that shows it: loaded here, off the loop)
+
+        svc = self.services
+        assert prep.choices is not None
+        try:
+            plan = svc.build_plan(prep.choices)
+            rows = svc.preview(plan)
+        except Exception as exc:
+            # only some of onboard's errors (PlanningError, ActionError) carry a hint
+            prep.error, prep.hint = str(exc), str(getattr(exc, "hint", "") or "")
+            self.post_message(PlanMade(prep, "failed"))
+            return
+        prep.plan, prep.rows = plan, rows
+        self.post_message(PlanMade(prep, "ready"))
+
+    def on_plan_made(self, message: PlanMade) -> None:
+        import time
+
+        self._plan_busy = False
+        prep = message.prep
+        prep.status, prep.made_at = message.status, time.monotonic()
+        for screen in self.screen_stack:
+            shown = getattr(screen, "plan_made", None)
+            if shown is not None:
+                shown(prep)
+        latest = self.state.prep
+        if latest is not None and latest is not prep and latest.status == "waiting":
+            self._start_plan(latest)  # the answers changed while this one was being made
 
     # -- the flow ----------------------------------------------------------------------------------
     def show_checks(self) -> None:

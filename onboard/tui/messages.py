@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from onboard.core.uninstall import UninstallPlan
     from onboard.tui.bridge import EventBridge
     from onboard.tui.generations import ProjectState
-    from onboard.tui.state import CheckView, Row
+    from onboard.tui.state import CheckView, PlanPrep, Row
 
 
 @dataclass
@@ -57,6 +57,14 @@ class PlanReady(Message, bubble=False):
 class PlanFailed(Message, bubble=False):
     error: str
     hint: str = ""
+
+
+@dataclass
+class PlanMade(Message, bubble=False):
+    """The app's background plan maker finished one `PlanPrep`: "ready" or "failed"."""
+
+    prep: PlanPrep
+    status: str
 
 
 @dataclass

@@ -29,10 +29,20 @@ if TYPE_CHECKING:
 
 # -- defaults: the real core ---------------------------------------------------------------------
 
+#: what the last real checks read from the machine (their Inputs), so the plan reuses the
+#: doctor's facts about the Nix here instead of probing again
+_DOCTOR: dict[str, Any] = {}
+
+
 def real_run_checks(emit: Emitter) -> list[CheckResult]:
     from onboard.core.doctor import run_checks
+    from onboard.core.doctor.model import Inputs
 
-    return run_checks(emit=emit)
+    inp = Inputs()
+    _DOCTOR.pop("inputs", None)  # checks being run again: their old facts no longer count
+    results = run_checks(emit=emit, overrides=inp)
+    _DOCTOR["inputs"] = inp
+    return results
 
 
 def real_recommend_mode(results: list[CheckResult]) -> tuple[str, str]:
@@ -43,9 +53,10 @@ def real_recommend_mode(results: list[CheckResult]) -> tuple[str, str]:
 
 
 def real_build_plan(choices: Choices) -> Plan:
-    from onboard.core.planner import build_plan
+    from onboard.core.planner import PROBE, build_plan
 
-    return build_plan(choices)
+    inp = _DOCTOR.get("inputs")
+    return build_plan(choices, nix_facts=inp.nix() if inp is not None else PROBE)
 
 
 def real_preview(plan: Plan) -> list[Row]:

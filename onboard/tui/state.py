@@ -74,6 +74,22 @@ class RunSummary:
 
 
 @dataclass
+class PlanPrep:
+    """A plan being made (or made) in the background for one set of answers (`key`): started as
+    soon as the answers are known and again after each change, so the Plan screen has it at
+    once. Only a whole plan with its preview is ever `ready`."""
+
+    key: str  # the answers it is for (Choices as sorted JSON)
+    choices: Optional[Choices] = None  # a copy of those answers, planned from
+    status: str = "waiting"  # waiting (for the one before it) | making | ready | failed
+    plan: Optional[Plan] = None
+    rows: list[Row] = field(default_factory=list)
+    error: str = ""
+    hint: str = ""
+    made_at: float = 0.0  # time.monotonic() when it became ready or failed
+
+
+@dataclass
 class AppState:
     demo_dir: str = ""
     choices: Optional[Choices] = None  # made when first needed
@@ -91,6 +107,7 @@ class AppState:
     team_seeded: bool = False  # the team config has filled in the choices (choices.team_applied)
     team_loaded: bool = False  # the search for a team config is over (found or not)
     interrupted: bool = False  # Ctrl+C during a run: leave (exit 130) once it has stopped
+    prep: Optional[PlanPrep] = None  # the plan for the latest answers, made in the background
 
     def check(self, check_id: str) -> Optional[CheckView]:
         return next((c for c in self.checks if c.id == check_id), None)

@@ -159,8 +159,8 @@ class ChecksScreen(StepScreen):
         st = self.app.state
         st.checks, st.checks_error = message.results, message.error
         st.recommendation = (message.mode, message.reason) if message.mode else None
-        if st.recommendation and not st.mode_chosen and st.choices is not None:
-            st.choices.mode = message.mode
+        self.app.apply_recommendation()
+        self.app.prepare_plan()  # made while the user reads the checks and the choices
         self._show_results(message.results)
         self._finish(st.recommendation, message.error)
 

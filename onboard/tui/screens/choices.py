@@ -108,8 +108,8 @@ class ChoicesScreen(StepScreen):
     def on_mount(self) -> None:
         st = self.app.state
         c = self.app.choices()
-        if st.recommendation and not st.mode_chosen:
-            c.mode = st.recommendation[0]
+        self.app.apply_recommendation()
+        self.app.prepare_plan()  # made ahead: the Plan screen then shows it at once
         self.refresh_hub()
         self.query_one("#hub", OptionList).focus()
         if self.open_first:
@@ -329,6 +329,7 @@ class ChoicesScreen(StepScreen):
 
     def _changed(self) -> None:
         self.refresh_hub()
+        self.app.prepare_plan()  # the plan for the new answers, made while the user looks
 
     def _set_mode(self, value: Optional[str]) -> None:
         if value:

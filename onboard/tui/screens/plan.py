@@ -25,7 +25,7 @@ from onboard.tui.widgets.bars import KeyBar, TitleBar
 if TYPE_CHECKING:
     from onboard.core.choices import Choices
     from onboard.core.engine.plan import Plan
-    from onboard.tui.state import Row
+    from onboard.tui.state import PlanPrep, Row
 
 
 def row_prompt(number: int, r: Row) -> Table:
@@ -80,6 +80,7 @@ class PlanScreen(StepScreen):
         self.plan: Optional[Plan] = None
         self.rows: list[Row] = []
         self.blocked = ""
+        self.prep: Optional[PlanPrep] = None
 
     def compose(self) -> ComposeResult:
         yield TitleBar()
@@ -92,18 +93,18 @@ class PlanScreen(StepScreen):
 
     def on_mount(self) -> None:
         self.query_one("#plan-rows", OptionList).focus()
-        self.run_worker(self._build, thread=True, exclusive=True, group="plan", exit_on_error=False)
+        # made ahead in the background for the same answers, or started now: shown when whole
+        self.prep = self.app.plan_for(self.choices)
+        self.plan_made(self.prep)
 
-    def _build(self) -> None:
-        svc = self.app.services
-        try:
-            plan = svc.build_plan(self.choices)
-            rows = svc.preview(plan)
-        except Exception as exc:
-            # only some of onboard's errors (PlanningError, ActionError) carry a hint
-            self.post_message(PlanFailed(str(exc), getattr(exc, "hint", "")))
+    def plan_made(self, prep: PlanPrep) -> None:
+        """The app made a plan: shown when it is the one for this screen's answers and complete."""
+        if prep is not self.prep or self.plan is not None:
             return
-        self.post_message(PlanReady(plan, rows))
+        if prep.status == "ready" and prep.plan is not None:
+            self.on_plan_ready(PlanReady(prep.plan, prep.rows))
+        elif prep.status == "failed":
+            self.on_plan_failed(PlanFailed(prep.error, prep.hint))
 
     def on_plan_ready(self, message: PlanReady) -> None:
         plan = self.plan = message.plan
