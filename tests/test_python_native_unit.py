@@ -74,7 +74,9 @@ def test_fixup_leaves_a_wheel_that_needs_nothing_byte_for_byte_and_fails_loudly_
     pure = tmp_path / "p.whl"
     with zipfile.ZipFile(pure, "w") as z:
         z.writestr("a/__init__.py", "")
-    assert not nb.fix_wheel(str(pure), str(tmp_path / "p2.whl"), [], "/nonexistent", [], str(tmp_path / "t"))
+        z.writestr("a/blob.bin", b"\x7fELF" + b"\0" * 200)  # an ELF header, no dynamic object: left alone
+    assert not nb.fix_wheel(str(pure), str(tmp_path / "p2.whl"), [], shutil.which("patchelf") or "", [],
+                            str(tmp_path / "t"))
     assert (tmp_path / "p2.whl").read_bytes() == pure.read_bytes()
 
 

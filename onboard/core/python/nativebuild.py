@@ -121,74 +121,83 @@ def _patchelf(patchelf: str, *args: str) -> str:
 def fix_wheel(wheel: str, dest: str, lib_dirs: list[str], patchelf: str, names: list[str],
               tmp: str, rewrite: bool = False, label: str = "") -> bool:
     """Write `wheel`, its ELF files' RUNPATH pointing at the `lib_dirs` that hold what they need,
-    to `dest`. Returns whether an ELF file changed; unchanged and not `rewrite`: copied as it is."""
-    with zipfile.ZipFile(wheel) as z:
-        infos = z.infolist()
-        data = {i.filename: z.read(i) for i in infos}
-    bundled = {os.path.basename(n) for n in data}
+    to `dest`. Returns whether an ELF file changed; unchanged and not `rewrite`: copied as it is.
+    Members are streamed, only ELF files are held in memory (a wheel may be gigabytes)."""
     changed: dict[str, bytes] = {}
     missing: dict[str, list[str]] = {}
     work = os.path.join(tmp, "elf")
     os.makedirs(work, exist_ok=True)
-    for n, body in data.items():
-        if not body.startswith(b"\x7fELF"):
-            continue
-        path = os.path.join(work, "x-" + hashlib.sha256(n.encode()).hexdigest()[:16])
-        with open(path, "wb") as fh:
-            fh.write(body)
-        needed = [x for x in _patchelf(patchelf, "--print-needed", path).splitlines() if x.strip()]
-        rpath = _patchelf(patchelf, "--print-rpath", path)
-        add: list[str] = []
-        for lib in needed:
-            if LIBC_RE.match(lib) or lib in bundled:
+    with zipfile.ZipFile(wheel) as z:
+        infos = z.infolist()
+        bundled = {os.path.basename(i.filename) for i in infos}
+        for i in infos:
+            if i.is_dir() or i.file_size < 64:
                 continue
-            found = next((d for d in lib_dirs if os.path.exists(os.path.join(d, lib))), None)
-            if found is None:
-                missing.setdefault(n, []).append(lib)
-            elif found not in add:
-                add.append(found)
-        old = [x for x in rpath.split(":") if x]
-        new = old + [d for d in add if d not in old]
-        if new != old:
-            _patchelf(patchelf, "--set-rpath", ":".join(new), path)
-            with open(path, "rb") as fh:
-                changed[n] = fh.read()
-        os.unlink(path)
-    if missing:
-        raise fail(missing_message(label or os.path.basename(wheel), missing, names))
-    if not changed and not rewrite:
-        shutil.copyfile(wheel, dest)
-        return False
-    patched = bool(changed)
-    data.update(changed)
-    record = next((n for n in data if n.count("/") == 1 and n.endswith(".dist-info/RECORD")), None)
-    if record is not None:
-        data[record] = _record(data, record)
-    with zipfile.ZipFile(dest, "w", zipfile.ZIP_DEFLATED) as z:
-        for i in (infos if not rewrite else sorted(infos, key=lambda x: (x.filename == record, x.filename))):
-            zi = zipfile.ZipInfo(i.filename, date_time=i.date_time if not rewrite else (1980, 1, 1, 0, 0, 0))
-            zi.external_attr = i.external_attr
-            zi.compress_type = zipfile.ZIP_DEFLATED
-            z.writestr(zi, data[i.filename])
-    return patched
+            with z.open(i) as fh:
+                if fh.read(4) != b"\x7fELF":
+                    continue
+            path = os.path.join(work, "x-" + hashlib.sha256(i.filename.encode()).hexdigest()[:16])
+            with z.open(i) as src, open(path, "wb") as out:
+                shutil.copyfileobj(src, out, 1 << 20)
+            try:
+                needed = [x for x in _patchelf(patchelf, "--print-needed", path).splitlines() if x.strip()]
+                rpath = _patchelf(patchelf, "--print-rpath", path)
+            except Failure:  # an ELF file that is no dynamic object (static, another machine's): left as it is
+                os.unlink(path)
+                continue
+            add: list[str] = []
+            for lib in needed:
+                if LIBC_RE.match(lib) or lib in bundled:
+                    continue
+                found = next((d for d in lib_dirs if os.path.exists(os.path.join(d, lib))), None)
+                if found is None:
+                    missing.setdefault(i.filename, []).append(lib)
+                elif found not in add:
+                    add.append(found)
+            old = [x for x in rpath.split(":") if x]
+            new = old + [d for d in add if d not in old]
+            if new != old:
+                _patchelf(patchelf, "--set-rpath", ":".join(new), path)
+                with open(path, "rb") as fh:
+                    changed[i.filename] = fh.read()
+            os.unlink(path)
+        if missing:
+            raise fail(missing_message(label or os.path.basename(wheel), missing, names))
+        if not changed and not rewrite:
+            shutil.copyfile(wheel, dest)
+            return False
+        record = next((i.filename for i in infos if i.filename.count("/") == 1
+                       and i.filename.endswith(".dist-info/RECORD")), None)
+        if record is not None:
+            changed[record] = _record(z.read(record), changed, record)
+        order = infos if not rewrite else sorted(infos, key=lambda x: (x.filename == record, x.filename))
+        with zipfile.ZipFile(dest, "w", zipfile.ZIP_DEFLATED) as zout:
+            for i in order:
+                zi = zipfile.ZipInfo(i.filename, date_time=i.date_time if not rewrite else (1980, 1, 1, 0, 0, 0))
+                zi.external_attr = i.external_attr
+                zi.compress_type = zipfile.ZIP_DEFLATED
+                if i.filename in changed:
+                    zout.writestr(zi, changed[i.filename])
+                    continue
+                with z.open(i) as src, zout.open(zi, "w", force_zip64=i.file_size >= (1 << 31) - 1) as dst:
+                    shutil.copyfileobj(src, dst, 1 << 20)
+    return any(n != record for n in changed)
 
 
-def _record(data: dict[str, bytes], record: str) -> bytes:
-    """RECORD with every file's hash and size as they are now."""
+def _record(text: bytes, changed: dict[str, bytes], record: str) -> bytes:
+    """RECORD with the changed files' new hashes and sizes (the others as they were)."""
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\n")
-    listed = set()
-    for row in csv.reader(io.StringIO(data[record].decode("utf-8"))):
+    for row in csv.reader(io.StringIO(text.decode("utf-8"))):
         if not row:
             continue
         name = row[0]
-        listed.add(name)
-        if name == record or name not in data:
-            w.writerow([name, "", ""] if name == record else row)
+        if name == record:
+            w.writerow([name, "", ""])
+        elif name in changed:
+            w.writerow([name, "sha256=" + _b64(changed[name]), str(len(changed[name]))])
         else:
-            w.writerow([name, "sha256=" + _b64(data[name]), str(len(data[name]))])
-    for name in sorted(set(data) - listed - {record}):
-        w.writerow([name, "sha256=" + _b64(data[name]), str(len(data[name]))])
+            w.writerow(row)
     return out.getvalue().encode("utf-8")
 
 
