@@ -127,8 +127,13 @@ def test_an_sdist_without_a_backend_is_a_profile_error_with_the_lines_and_one_wi
     assert [w.artifact.filename for w in build.wheels] == ["setuptools-80-py3-none-any.whl"]
     assert build.from_set == ["wheel"]
     native = NativeNix(python="pkgs.python312", packages="pkgs.python312Packages",
-                       libraries=(("stdenv.cc.cc.lib", "pkgs.stdenv.cc.cc.lib"),))
+                       libraries=(("stdenv.cc.cc.lib", "pkgs.stdenv.cc.cc.lib"),),
+                       build_inputs=(("postgresql", "pkgs.postgresql"),))
     text = nix_expression(sel, native=native)
+    # libraries as given (the output named), build inputs with every output (headers in dev, pg_config)
+    assert "libraries = [ pkgs.stdenv.cc.cc.lib ];" in text and "buildInputs = [ pkgs.postgresql ];" in text
+    assert "buildInputs = builtins.concatMap outputsOf buildInputs;" in text
+    assert 'libraryNames = "stdenv.cc.cc.lib";' in text and 'buildInputNames = "postgresql";' in text
     assert 'native "sdist"' in text and 'native "wheel"' in text and 'native "backend"' in text
     assert "${pkgs.python312Packages.wheel}/${python.sitePackages}" in text
     assert text == nix_expression(sel, native=native)  # deterministic

@@ -87,6 +87,12 @@ def test_hermetic_entry_imports_from_the_store_venv_with_no_project_venv(world):
     assert r2.returncode == 0 and r2.stdout.split()[-1] == prefix, r2.stderr[-2000:]
     assert not (world.tmp / "calls").exists() and "python-env of" not in r2.stderr
     assert "onboard.core.profiles.loader" not in r2.stderr and "| yaml" not in r2.stderr
+    # CI asks for the path: --json --print-env names it
+    r4 = subprocess.run([sys.executable, "-m", "onboard", "--json", "shell", "py", "--hermetic", "--print-env"],
+                        cwd=p, env=world.env(), capture_output=True, text=True, timeout=120)
+    assert r4.returncode == 0, r4.stderr[-2000:]
+    doc = json.loads(r4.stdout)
+    assert prefix in json.dumps(doc), doc
     # a plain entry gets the project's writable venv, as before
     r3 = world.shell(p, "sh", "-c", 'echo "$VIRTUAL_ENV"')
     assert r3.returncode == 0 and r3.stdout.split()[-1] == str(p / ".venv"), r3.stderr[-2000:]

@@ -77,7 +77,7 @@ def _finish(out: Output, args: argparse.Namespace, directory: str, name: str, ba
             cmd: Optional[list[str]], project: Optional[str], stale: str = "", generation: int = 0) -> int:
     from onboard.cli import fastpath
 
-    if getattr(args, "hermetic", False) and not args.print_env:
+    if getattr(args, "hermetic", False):
         store = _store_env(out, directory, name)
         if store is None:
             return 1
@@ -88,7 +88,9 @@ def _finish(out: Output, args: argparse.Namespace, directory: str, name: str, ba
         env_sh = f"{directory}/env.sh"
         if out.json:
             out.emit_json(env_sh=env_sh, profile=name, project=project, stale=bool(stale),
-                          stale_reason=stale, generation=generation or None)
+                          stale_reason=stale, generation=generation or None,
+                          **({"python_env": args.extra_env["ONBOARD_PYTHON_STORE_ENV"]}
+                             if getattr(args, "hermetic", False) else {}))
         else:
             out.line(env_sh)
         return 0
