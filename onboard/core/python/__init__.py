@@ -6,7 +6,10 @@ and say what Nix fetches and what uv installs.
 - index.locate_artifacts(lock): a requirements file's download URLs, from its index;
 - select.select(lock, target, extras, groups): one artifact per needed package (`Selection`);
 - nixexpr: `nix_expression`, `requirements_text`, `lock_identity` for the renderer and the shell;
-- uvrun: `uv lock` for `onboard lock`, and the version changes it made.
+- uvrun: `uv lock` for `onboard lock`, and the version changes it made;
+- native: the sdists built in Nix (python.build_systems) and the wheels whose native code is
+  patched to find `python.libraries`; nativebuild: the builder that does it inside Nix;
+- storeenv: the venv built in the store (`packages.<system>.python-env`, `onboard shell --hermetic`).
 
 The model is described in docs/python.md. Importing this package imports nothing heavy.
 """

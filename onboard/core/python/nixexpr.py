@@ -4,13 +4,18 @@
   `name==version --hash=sha256:...` line per chosen artifact, sorted;
 - `lock_identity(sel, *more)`: a sha256 over the chosen artifacts and the options that chose
   them (target, extras, groups), for the per-lock virtualenv's directory name;
-- `nix_expression(sel)`: a Nix function `{ bash, coreutils, system }: { wheelhouse; artifacts;
-  identity; }`. Each artifact is `import <nix/fetchurl.nix> { url; sha256; name; }` (a
-  fixed-output fetch that works in a pure flake from Nix 2.8 on; the store path's name is
-  the artifact's file name). The wheelhouse is one derivation, built by `${bash}/bin/bash`
-  with `${coreutils}/bin` on PATH, holding `wheels/<file name>` links to every artifact (its
-  closure holds them all) and `requirements.txt`. Real nixpkgs and the test stand-in both
-  offer `bash` and `coreutils`.
+- `nix_expression(sel, native=NativeNix(...))`: a Nix function `{ bash, coreutils, system,
+  pkgs ? null }: { wheelhouse; artifacts; identity; env; }`. Each artifact is `import
+  <nix/fetchurl.nix> { url; sha256; name; }` (a fixed-output fetch that works in a pure flake
+  from Nix 2.8 on; the store path's name is the artifact's file name). An sdist, and a wheel
+  with a platform tag, goes through a derivation of python-native.py (nativebuild.py: built
+  with the package set's compiler / RUNPATH set to `python.libraries`); its output holds the
+  wheel and its `requirement.txt` line. The wheelhouse is one derivation, built by
+  `${bash}/bin/bash` with `${coreutils}/bin` on PATH, holding `wheels/<file name>` links to
+  every wheel (its closure holds them all) and `requirements.txt` (the lock's hashes, and the
+  built ones' computed in the build). `env` is the locked set as a venv built in the store
+  (`packages.<system>.python-env` of the flake). `pkgs` (the package set) is needed only by
+  native code and `env`.
 
 At shell entry: `uv pip sync --no-index --find-links $WHEELHOUSE/wheels --require-hashes
 $WHEELHOUSE/requirements.txt` into the venv named by `identity`.

@@ -1,12 +1,14 @@
 """What a locked Python adds to the rendered shell (flake.nix and shell.nix).
 
-- `python.nix` beside flake.nix: the fetches and the wheelhouse (nixexpr.nix_expression);
+- `python.nix` beside flake.nix: the fetches, native builds, the wheelhouse and the store-built
+  venv (nixexpr.nix_expression, given the profile's package-set names by `native_nix`);
 - packages: the profile's Python (already in `packages`), `uv`, and the `from_nix` packages;
 - variables the entry reads (onboard.core.python.venv): ONBOARD_WHEELHOUSE (the wheelhouse's
   store path: an input of the shell, so it and every wheel are in the environment's closure),
   ONBOARD_PYTHON, ONBOARD_PYTHON_UV, ONBOARD_PYTHON_LOCK (the lock identity),
   ONBOARD_PYTHON_SITE (the from_nix packages' site-packages) and ONBOARD_PYTHON_VENV_LINK;
-- the shellHook: no PYTHONPATH; VIRTUAL_ENV and PATH for ROOT/.venv, a link to the venv of
+- the shellHook: no PYTHONPATH; with ONBOARD_PYTHON_STORE_ENV (`onboard shell --hermetic`)
+  VIRTUAL_ENV and PATH for that store venv; else VIRTUAL_ENV and PATH for ROOT/.venv, a link to the venv of
   this lock identity, re-pointed when it names another one that is complete (so a rollback's
   older environment gets its own venv back); no pip, no uv at entry.
 
