@@ -15,7 +15,8 @@ DESCRIPTION = """\
 Drop old profile generations (never a project's current one) and their GC roots, remove
 the caches of profiles that no longer exist and the locked-Python virtualenvs no kept
 generation or environment uses (listed with their size), show what each project still pins and its
-size, then run Nix's garbage collector.
+size and the services' data directories (kept: `onboard services reset NAME` wipes one), then run
+Nix's garbage collector.
 
   onboard gc                     drop every generation but the current ones
   onboard gc --older-than 30d    only generations made more than 30 days ago (s m h d w)
@@ -53,8 +54,9 @@ def run(args: argparse.Namespace, out: Output) -> int:
     plan = gc.plan_gc(older_than=older, project=projects.resolve(args.project) if args.project else None)
     pins = [{"project": p.project, "current": p.current, "generations": p.generations, "store_paths": p.paths,
              "bytes": p.size} for p in plan.pins]
+    service_data = [d.to_dict() for d in plan.service_data]
     if out.json and out.dry_run:
-        out.emit_json(dry_run=True, actions=plan.rows(), pins=pins)
+        out.emit_json(dry_run=True, actions=plan.rows(), pins=pins, service_data=service_data)
         return 0
     if not out.json:
         if not plan.drop and not plan.stale_envs and not plan.venvs:
@@ -82,7 +84,8 @@ def run(args: argparse.Namespace, out: Output) -> int:
                       removed_caches=[{"profile": e.name, "path": e.directory, "why": e.reason}
                                       for e in res.removed_envs],
                       removed_venvs=[{"path": v.path, "bytes": v.size} for v in res.removed_venvs],
-                      pins=pins, nix_gc=res.nix_gc, deleted_paths=res.deleted_paths, freed=res.freed,
+                      pins=pins, service_data=service_data, nix_gc=res.nix_gc,
+                      deleted_paths=res.deleted_paths, freed=res.freed,
                       errors=res.errors)
     else:
         _show_pins(plan, out, kept_only=True)
@@ -95,6 +98,10 @@ def run(args: argparse.Namespace, out: Output) -> int:
 
 
 def _show_pins(plan: GcPlan, out: Output, kept_only: bool) -> None:
+    if plan.service_data:
+        out.line("services' data (kept; onboard services reset NAME wipes one):")
+        for d in plan.service_data:
+            out.line(f"  {d.project}: {d.service} {d.path} ({_size(d.size)})")
     if not plan.pins:
         return
     out.line("pinned by each project:")

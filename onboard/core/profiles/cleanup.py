@@ -20,7 +20,9 @@ def _remove_envs() -> None:
 def _remove_projects() -> None:
     root = generations.projects_root()
     generations.forget_auto_roots([root])
-    shutil.rmtree(root, ignore_errors=True)
+    from onboard.core.services.cleanup import remove_projects_keeping_data
+
+    remove_projects_keeping_data(root)  # services' data goes only with `uninstall --delete-data`
     _prune(cache.state_root())
 
 

@@ -64,6 +64,7 @@ class GcPlan:
     stale_envs: list[StaleEnv] = field(default_factory=list)
     pins: list[Pin] = field(default_factory=list)
     venvs: list[UnusedVenv] = field(default_factory=list)  # no kept generation or environment uses them
+    service_data: list = field(default_factory=list)  # services.cleanup.DataDir: shown, never removed here
 
     @property
     def released_paths(self) -> list[str]:
@@ -151,6 +152,9 @@ def plan_gc(older_than: Optional[float] = None, now: Optional[float] = None, siz
             plan.stale_envs.append(StaleEnv(name, d, f"its profile {m.profile or '?'} is gone", list(m.store_paths)))
         elif m.project and not os.path.isdir(m.project):
             plan.stale_envs.append(StaleEnv(name, d, f"its project {m.project} is gone", list(m.store_paths)))
+    from onboard.core.services.cleanup import all_data_dirs
+
+    plan.service_data = all_data_dirs(only or "")
     if only is None:  # venvs are shared by lock identity: only a store-wide gc knows which are unused
         plan.venvs = [UnusedVenv(v, tree_size(v) if sizes else 0) for v in unused_venvs(plan, now)]
     return plan

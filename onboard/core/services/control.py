@@ -360,6 +360,8 @@ def up(root: str, profile: Profile, names: Optional[list[str]] = None, emit: Emi
             except OSError:
                 pass
         state.write_json(state.path(root, "run.json"), doc)
+        if not ephemeral:
+            _record_data_dirs(root, {e["name"]: e["data_dir"] for e in doc["services"]})
         _spawn_supervisor(root, sdir)
         _wait(root, [s.name for s in chosen_specs], emit, t0)
     except BaseException:
@@ -556,9 +558,29 @@ def dir_size(path: str) -> int:
     return total
 
 
+DATA_RECORD = "data.json"  # every data directory an up used: {service: [path, ...]}
+
+
+def _record_data_dirs(root: str, dirs: dict[str, str]) -> None:
+    """Remember the data directories (a profile's `data_dir` may be anywhere), so uninstall
+    and gc can list them after the profile changed or went."""
+    rec = state.read_json(state.path(root, DATA_RECORD))
+    rec = rec if isinstance(rec, dict) else {}
+    changed = False
+    for name, path in dirs.items():
+        known = rec.setdefault(name, [])
+        if path not in known:
+            known.append(path)
+            changed = True
+    if changed:
+        state.write_json(state.path(root, DATA_RECORD), rec)
+
+
 def data_dirs(root: str) -> list[tuple[str, str, int]]:
-    """(service, data dir, size in bytes) of every service with data in this project's state."""
+    """(service, data dir, size in bytes) of every service with data: in this project's
+    state, and wherever a profile's `data_dir` put it."""
     out = []
+    seen: set[str] = set()
     sdir = state.services_dir(root)
     try:
         names = sorted(os.listdir(sdir))
@@ -568,6 +590,13 @@ def data_dirs(root: str) -> list[tuple[str, str, int]]:
         d = os.path.join(sdir, n, "data")
         if os.path.isdir(d):
             out.append((n, d, dir_size(d)))
+            seen.add(d)
+    rec = state.read_json(state.path(root, DATA_RECORD))
+    for n, paths in sorted(rec.items()) if isinstance(rec, dict) else []:
+        for d in paths if isinstance(paths, list) else []:
+            if isinstance(d, str) and d not in seen and os.path.isdir(d):
+                out.append((n, d, dir_size(d)))
+                seen.add(d)
     return out
 
 
