@@ -423,24 +423,47 @@ def test_dry_run_builds_and_writes_nothing_and_cmd_must_be_in_the_image(exported
 
 @pytest.mark.slow
 @needs_nix
-def test_the_flakes_python_env_is_built_and_its_closure_added(tmp_path):
-    flake = tmp_path / "flake"
+def test_the_flakes_python_env_is_built_once_gc_rooted_and_its_bin_put_first(tmp_path, monkeypatch):
+    from onboard.core.profiles import cache
+    from onboard.core.python import storeenv
+
+    flake = tmp_path / cache.RENDERED
     flake.mkdir()
+    (flake / "python.nix").write_text("# the lock's expressions (not read by this flake)\n")
     (flake / "flake.nix").write_text("""{
   outputs = { self }: {
     packages.%s.python-env = derivation {
       name = "python-env"; system = "%s"; builder = "/bin/bash";
-      PATH = "/usr/bin:/bin";
+      PATH = "/usr/bin:/bin"; stamp = "%s";
       args = [ "-c" "mkdir -p $out/bin; echo x > $out/bin/python; echo home = x > $out/pyvenv.cfg; true" ];
     };
   };
 }
-""" % (ex.nix_system(), ex.nix_system()))
-    path = ex._python_env(str(tmp_path), "", lambda e: None)
+""" % (ex.nix_system(), ex.nix_system(), tmp_path.name))
+    monkeypatch.delenv("ONBOARD_NIXPKGS_OVERRIDE", raising=False)
+    m = cache.Manifest()
+    m.key, m.backend = "k1", "flake"
+    events: list = []
+    path = ex._python_env(str(tmp_path), m, events.append)
     assert path.startswith("/nix/store/") and path.endswith("-python-env")
+    assert os.path.realpath(tmp_path / storeenv.LINK) == path  # its GC root, beside the environment
+    assert any(getattr(e, "description", "").startswith("build the store-built Python environment") for e in events)
+    # found again without Nix while the environment is the same
+    monkeypatch.setenv("PATH", str(tmp_path / "no-nix-here"))
+    events.clear()
+    assert ex._python_env(str(tmp_path), m, events.append) == path and not events
     env = ex.image_env({"PATH": "/nix/store/a/bin"}, img.User(), "p", path)
     assert f"PATH={path}/bin:/nix/store/a/bin" in env and f"VIRTUAL_ENV={path}" in env
-    assert ex._python_env(str(tmp_path / "none"), "", lambda e: None) == ""
+    # another environment (another key) builds again, and fails plainly with no Nix to build it
+    m.key = "k2"
+    with pytest.raises(ex.ContainerError) as e:
+        ex._python_env(str(tmp_path), m, events.append)
+    assert "cannot build the store-built Python environment (python-env)" in e.value.message
+    assert ex._python_env(str(tmp_path / "none"), m, events.append) == ""
+    m.backend = "nix-shell"
+    with pytest.raises(ex.ContainerError) as e:
+        ex._python_env(str(tmp_path), m, events.append)
+    assert "needs the `nix` command with flakes" in e.value.message
 
 
 @pytest.mark.slow

@@ -4,7 +4,9 @@ is not, as the shell would build it), as an OCI image archive.
 The environment and its closure are found by the verify record's code (`verify.record.locate`,
 Nix's `path-info -r` through `verify.nixstore`); its variables are the ones env.sh exports (the
 file `onboard shell` sources); a store-built Python environment the rendered flake exposes as
-`packages.<system>.python-env` is built and its closure added. The image itself is image.py.
+`packages.<system>.python-env` (a profile with a Python lock) is built the one way onboard builds
+it, python/storeenv.py, GC-rooted beside the environment, and its closure added. The image
+itself is image.py.
 """
 
 from __future__ import annotations
@@ -262,36 +264,38 @@ def _build(req: Request, emit: Emitter) -> None:
                              f"{where}{exc.message}", exc.hint) from None
 
 
-def _python_env(directory: str, override: str, emit: Emitter) -> str:
-    """The store path of the flake's packages.<system>.python-env, built; "" without one."""
-    from onboard.core.archive.common import ArchiveError, nix
-    from onboard.core.profiles import cache
+def _python_env(directory: str, manifest: object, emit: Emitter) -> str:
+    """The store-built venv of a profile with a locked Python (the rendered flake's
+    packages.<system>.python-env), built and GC-rooted in the environment's directory exactly as
+    `onboard shell --hermetic` builds it (python/storeenv.py: found again without Nix while the
+    environment is unchanged); "" when the environment has no lock."""
+    from onboard.core.events import ActionFailed, ActionFinished, ActionStarted
+    from onboard.core.profiles.nixrun import EnvError
+    from onboard.core.python import storeenv
 
-    flake = os.path.join(directory, cache.RENDERED)
-    try:
-        with open(os.path.join(flake, "flake.nix"), encoding="utf-8") as fh:
-            if PYTHON_ENV not in fh.read():
-                return ""
-    except OSError:
+    if not _has_python_env(directory):
         return ""
-    system = nix_system()
-    argv = ["nix", "--extra-experimental-features", "nix-command flakes", "build", "--no-link", "--json",
-            "--no-write-lock-file", f"path:{flake}#packages.{system}.{PYTHON_ENV}"]
-    if override:
-        argv += ["--override-input", "nixpkgs", f"path:{os.path.abspath(override)}"]
-    emit(Notice(level="info", message=f"building the flake's packages.{system}.{PYTHON_ENV}"))
+    key = str(getattr(manifest, "key", "") or "")
+    found = storeenv.current(directory, key)
+    if found is not None:
+        return found
+    backend = str(getattr(manifest, "backend", "") or "flake")
+    if backend != "flake":
+        raise ContainerError(f"the store-built Python environment of this profile needs the `nix` command with "
+                             f"flakes (Nix 2.4 or newer); this environment was built with {backend}",
+                             "upgrade Nix (onboard install), rebuild with `onboard shell NAME`, then export again")
+    action_id = f"container:{storeenv.OUTPUT}"
+    emit(ActionStarted(index=0, total=1, action_id=action_id,
+                       description=f"build the store-built Python environment (packages.{nix_system()}."
+                                   f"{storeenv.OUTPUT}) of the locked Python"))
     try:
-        doc = json.loads(nix(argv, f"building packages.{system}.{PYTHON_ENV}") or "[]")
-    except ArchiveError as exc:
-        raise ContainerError(exc.message, exc.hint) from None
-    except ValueError:
-        raise ContainerError("Nix gave a build result this onboard cannot read", "report the Nix version you use") from None
-    for item in doc if isinstance(doc, list) else []:
-        out = (item.get("outputs") or {}).get("out") if isinstance(item, dict) else None
-        if out:
-            return str(out)
-    raise ContainerError(f"Nix built packages.{system}.{PYTHON_ENV} but named no output",
-                         "report the Nix version you use")
+        path = storeenv.build(directory, key, backend, emit=emit, action_id=action_id)
+    except EnvError as exc:
+        emit(ActionFailed(action_id=action_id, error=exc.message))
+        raise ContainerError(f"cannot build the store-built Python environment ({storeenv.OUTPUT}): {exc.message}",
+                             exc.hint) from None
+    emit(ActionFinished(action_id=action_id, status="done", message=path))
+    return path
 
 
 def layer_cache_dir() -> str:
@@ -406,9 +410,11 @@ def plan_export(req: Request) -> Planned:
 
 
 def _has_python_env(directory: str) -> bool:
+    """The rendered flake has a locked Python (its python.nix) and exposes python-env."""
     from onboard.core.profiles import cache
 
-    return PYTHON_ENV in _read(os.path.join(directory, cache.RENDERED, "flake.nix"))
+    flake = os.path.join(directory, cache.RENDERED)
+    return os.path.isfile(os.path.join(flake, "python.nix")) and PYTHON_ENV in _read(os.path.join(flake, "flake.nix"))
 
 
 def _read(path: str) -> str:
@@ -436,7 +442,7 @@ def export_container(req: Request, emit: Emitter = discard) -> Exported:
     m = getattr(loc, "manifest")
     roots = [p for p in m.store_paths if p]
     notes = list(getattr(loc, "notes"))
-    python_env = _python_env(directory, m.override, emit)
+    python_env = _python_env(directory, m, emit)
     every = roots + ([python_env] if python_env and python_env not in roots else [])
     all_hashes, refs, sizes = _closure(loc, every)
     every, hashes = runtime_closure(every, all_hashes, refs)
