@@ -16,7 +16,10 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
+
+if TYPE_CHECKING:
+    from onboard.tui.app import OnboardApp
 
 USAGE = """usage: onboard [--demo DIR] [--profiles | --uninstall]
   the guided setup on a terminal (what `onboard` with no argument opens)
@@ -70,15 +73,28 @@ def run_tui(argv: Optional[list[str]] = None) -> int:
 
     from onboard.tui.app import OnboardApp
 
-    app = OnboardApp(demo_dir=demo, start=opts["start"])
+    return finish(OnboardApp(demo_dir=demo, start=opts["start"]))
+
+
+def finish(app: "OnboardApp") -> int:
+    """Run the app to its end and leave as it says: the exit code, one line on the terminal,
+    or `onboard shell PROFILE` in this process."""
     result = app.run()
     if result is None:  # ended by an error Textual has already printed
         return 1 if app.return_code else 0
     if result.message:
         sys.stdout.write(result.message + "\n")
     if result.code == 130:
-        # a second Ctrl+C during a run leaves at once: do not wait for its worker thread (every
-        # step is journaled before it runs, so `onboard status` and `onboard apply` pick it up)
+        # a second Ctrl+C during a run leaves at once: its worker thread is not waited for (every
+        # step is journaled before it runs, so `onboard status` and `onboard apply` pick it up),
+        # but what the running step started (Nix and its builders) is stopped first
+        if app.running:
+            from onboard.tui.children import stop_children
+
+            left = stop_children()
+            if left:
+                sys.stdout.write("onboard: could not stop process(es) " + ", ".join(map(str, left))
+                                 + " started by the interrupted step\n")
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(130)
