@@ -308,3 +308,40 @@ def test_early_checks_leave_no_nix_process_when_the_command_stops_first(home, tm
     for pid in pids:
         assert not os.path.exists(f"/proc/{pid}") or \
             Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z", f"nix process {pid} left running"
+
+
+@pytest.mark.skipif(shutil.which("unshare") is None or not _can_unshare() or os.geteuid() != 0,
+                    reason="needs (namespace) root for a private mount namespace")
+def test_two_isolated_stores_that_each_build_it_are_the_same_environment(home, tmp_path):
+    """Each store builds the environment itself: the shell's own record in the store (what
+    `nix print-dev-env --profile` keeps, which carries the time it was made: EPOCHREALTIME)
+    differs, and is machine-local, labelled so in the record and not compared."""
+    import tempfile
+
+    a = home.project("a")
+    home.build(a)
+    ra = home.record(a, tmp_path / "a.json")
+    root = ra["shell"]["outputs"][0]
+    assert ra["local"]["machine_local"] == {root: "the shell's record of its build (nix print-dev-env --profile)"}
+    base = Path(tempfile.mkdtemp(prefix="ob-verify2-", dir="/dev/shm" if os.access("/dev/shm", os.W_OK) else None))
+    try:
+        (base / "nix").mkdir()
+        b = base / "b"
+        shutil.copytree(a, b)
+        h2 = base / "home"
+        ns = ("unshare", "--mount", "--propagation", "private", "sh", "-c",
+              'mount --bind "$1" /nix && shift && exec "$@"', "sh", str(base / "nix"))
+        extra = dict(HOME=str(h2), XDG_CACHE_HOME=str(h2 / ".cache"), XDG_STATE_HOME=str(h2 / ".local/state"),
+                     XDG_CONFIG_HOME=str(h2 / ".config"), NIX_REMOTE="")
+        r = home.onboard(b, "shell", "web", "--print-env", prefix=ns, **extra)
+        assert r.returncode == 0, r.stderr
+        assert os.listdir(base / "nix" / "store"), "the build did not use the empty store"
+        r = home.onboard(b, "--json", "verify", "web", "--against", str(tmp_path / "a.json"), prefix=ns, **extra)
+        doc = json.loads(r.stdout)
+        rb = doc["record"] if "record" in doc else None
+        assert r.returncode == 0 and doc["same"] is True, r.stdout + r.stderr
+        if rb is not None:  # built again there: the same path, another NAR hash, said as machine-local
+            assert rb["closure"].keys() == ra["closure"].keys()
+    finally:
+        subprocess.run(["chmod", "-R", "u+w", str(base)], capture_output=True)
+        shutil.rmtree(base, ignore_errors=True)

@@ -70,6 +70,22 @@ def test_a_changed_version_is_named_as_the_package():
     assert [(d.group, d.what, d.here, d.there) for d in c.differences] == [("package", "hello", "2.12", "2.13")]
 
 
+def test_a_machine_local_path_is_not_compared_by_its_nar_hash():
+    env = "/nix/store/" + "e" * 32 + "-onboard-web-env"
+    other = "sha256-" + base64.b64encode(b"x" * 32).decode()
+    a = _rec(closure={**_rec()["closure"], env: SRI})
+    b = _rec(closure={**_rec()["closure"], env: other})
+    c = compare(a, b)
+    assert [(d.group, d.what) for d in c.differences] == [("store path", env)]  # unlabelled: a difference
+    a["local"] = {"machine_local": {env: "the shell's record of its build (nix print-dev-env --profile)"}}
+    c = compare(a, b)  # labelled by either record: said as machine-local, not counted
+    assert c.same and any(env in n and "machine-local" in n for n in c.notes)
+    assert compare(b, a).same
+    hello = next(iter(_rec()["closure"]))
+    b["closure"][hello] = other  # any other path still counts
+    assert [(d.group, d.what) for d in compare(a, b).differences] == [("store path", hello)]
+
+
 def test_records_it_refuses(tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text("{}")

@@ -337,21 +337,12 @@ def _closure(loc: object, roots: list[str]) -> tuple[dict[str, str], dict[str, l
 
 
 def _is_dev_env(path: str) -> bool:
-    """The record `nix print-dev-env --profile` keeps in the store (a JSON file of the shell's
-    variables and functions, with the time of its build in it): the image carries its
-    variables in its config instead, and its references, not the file."""
-    if not os.path.isfile(path) or os.path.islink(path):
-        return False
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(64).lstrip()
-        if not head.startswith(b"{"):
-            return False
-        with open(path, encoding="utf-8") as fh:
-            doc = json.load(fh)
-    except (OSError, ValueError):
-        return False
-    return isinstance(doc, dict) and "variables" in doc and "bashFunctions" in doc
+    """The record `nix print-dev-env --profile` keeps in the store (verify.record.is_dev_env):
+    it carries the time of its build, so the image carries its variables in its config
+    instead, and its references, not the file."""
+    from onboard.core.verify.record import is_dev_env
+
+    return is_dev_env(path)
 
 
 def runtime_closure(roots: list[str], hashes: dict[str, str],

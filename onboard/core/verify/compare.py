@@ -81,7 +81,8 @@ def _packages(closure: dict) -> dict[str, set[str]]:
     return out
 
 
-def _store(here: dict, there: dict) -> list[Difference]:
+def _store(here: dict, there: dict, local: frozenset[str] = frozenset()) -> list[Difference]:
+    """`local`: paths either record labels machine-local (their NAR hashes are not compared)."""
     out: list[Difference] = []
     pa, pb = _packages(here), _packages(there)
     moved: set[str] = set()
@@ -92,7 +93,7 @@ def _store(here: dict, there: dict) -> list[Difference]:
             out.append(Difference("package", name, " ".join(sorted(v or "-" for v in va)),
                                   " ".join(sorted(v or "-" for v in vb))))
     for path in sorted(set(here) & set(there)):
-        if here[path] != there[path]:
+        if here[path] != there[path] and path not in local:
             out.append(Difference("store path", path, f"NAR {here[path]}", f"NAR {there[path]}"))
     by_a = {name_version(p): p for p in here if p not in there}
     by_b = {name_version(p): p for p in there if p not in here}
@@ -151,7 +152,13 @@ def compare(here: dict, there: dict, strict: bool = False) -> Comparison:
         c.differences = [d for d in c.differences
                          if not d.what.startswith(("rendered file python.nix", "rendered file python/"))]
     c.differences += py
-    c.differences += _store(here.get("closure") or {}, there.get("closure") or {})
+    local = frozenset(p for rec in (here, there) for p in ((rec.get("local") or {}).get("machine_local") or {}))
+    c.differences += _store(here.get("closure") or {}, there.get("closure") or {}, local)
+    for path in sorted(local):
+        a, b = (here.get("closure") or {}).get(path), (there.get("closure") or {}).get(path)
+        if a and b and a != b:
+            c.notes.append(f"{path}: machine-local (the shell's record of its build, which carries the time "
+                           "it was made), so its NAR hash is not compared")
     c.differences.sort(key=lambda d: RANKS.index(d.group))
     c.context = _dict_diff("context", "", here.get("context") or {}, there.get("context") or {})
     if strict:

@@ -217,6 +217,28 @@ class Result:
         return not self.store_problems and not self.venv_problems
 
 
+#: why a store path of the closure is machine-local (its NAR hash is recorded, never compared)
+DEV_ENV_LOCAL = "the shell's record of its build (nix print-dev-env --profile)"
+
+
+def is_dev_env(path: str) -> bool:
+    """The record `nix print-dev-env --profile` keeps in the store: a JSON file of the shell's
+    variables and functions, made by running the shell's builder, so it carries that run's
+    EPOCHREALTIME and EPOCHSECONDS. Its path is the same on every machine (the derivation's);
+    its bytes are not, when each store builds it."""
+    if not os.path.isfile(path) or os.path.islink(path):
+        return False
+    try:
+        with open(path, "rb") as fh:
+            if not fh.read(64).lstrip().startswith(b"{"):
+                return False
+        with open(path, encoding="utf-8") as fh:
+            doc = json.load(fh)
+    except (OSError, ValueError):
+        return False
+    return isinstance(doc, dict) and "variables" in doc and "bashFunctions" in doc
+
+
 def make_record(loc: Located, check: bool = True) -> Result:
     """The record of `loc`'s environment; with `check`, Nix verifies the closure's contents
     (in parallel with the closure query) and the venv is checked against the lock."""
@@ -267,6 +289,7 @@ def make_record(loc: Located, check: bool = True) -> Result:
         "local": {"project": loc.root or "", "directory": loc.directory, "profile_file": m.profile,
                   "override": override, "venv": plan.venv if plan else "", "built": m.built,
                   "recorded": time.time(), "notes": loc.notes,
+                  "machine_local": {r: DEV_ENV_LOCAL for r in roots if r in closure.paths and is_dev_env(r)},
                   "check": {"done": check, "store": store_problems, "venv": venv_problems}},
     }
     return Result(record, store_problems, venv_problems, loc.notes)
