@@ -170,3 +170,63 @@ def test_the_tui_services_hand_the_doctors_facts_to_the_planner(monkeypatch):
     services.real_build_plan(Choices())
     inp = services._DOCTOR["inputs"]
     assert seen["facts"] is inp.nix()  # the very object the doctor's checks found
+
+
+# -- an unreachable binary cache: Choices says what happens instead ---------------------------------
+
+def _cache_down_doctor():
+    from onboard.core.doctor import CheckResult
+
+    down = CheckResult("net-cache", "Nix binary cache", "warn",
+                       "cache.nixos.org:443 not reachable: name does not resolve", "set HTTPS_PROXY",
+                       {"host": "cache.nixos.org", "port": 443})
+    return F.fixed_doctor(F.GOOD + [down])
+
+
+class _Cache:
+    def __init__(self, subs):
+        self.substituters = subs
+        self.trusted_public_keys = []
+
+
+async def _cache_row(tmp_path, team) -> tuple[str, str]:
+    (tmp_path / "demo").mkdir(exist_ok=True)
+    app = OnboardApp(F.services(run_checks=_cache_down_doctor(), load_team=lambda: team), demo_dir=str(tmp_path / "demo"))
+    async with app.run_test(size=SIZE) as pilot:
+        await _to_choices(pilot)
+        await pilot.press("enter")
+        choices = await _at(pilot, "ChoicesScreen")
+        text = F.screen_text(choices)
+        choices.edit("cache")
+        dialog = await _at(pilot, "PickDialog")
+        return text, F.screen_text(dialog)
+
+
+async def test_unreachable_cache_offers_the_teams_cache(tmp_path):
+    from dataclasses import dataclass
+
+    @dataclass
+    class CacheTeam(F.Team):
+        binary_cache: object = None
+
+    team = CacheTeam(binary_cache=_Cache(["https://cache.nixos.org", "https://nix-cache.acme.example"]))
+    row, dialog = await _cache_row(tmp_path, team)
+    assert "Binary cache" in row and "the team's cache https://nix-cache.acme.example" in row
+    assert "https://nix-cache.acme.example" in dialog and "nix.conf" in dialog
+    assert "build from source" in dialog and "hour" in dialog
+
+
+async def test_unreachable_cache_without_a_team_cache_says_how_long_from_source(tmp_path):
+    row, dialog = await _cache_row(tmp_path, F.TEAM)
+    assert "Binary cache" in row and "build from source" in row and "team's cache" not in row
+    assert "build from source" in dialog and "core(s)" in dialog and "team's binary cache" not in dialog
+
+
+async def test_reachable_cache_adds_no_row(tmp_path):
+    (tmp_path / "demo").mkdir()
+    app = OnboardApp(F.services(), demo_dir=str(tmp_path / "demo"))
+    async with app.run_test(size=SIZE) as pilot:
+        await _to_choices(pilot)
+        await pilot.press("enter")
+        choices = await _at(pilot, "ChoicesScreen")
+        assert "Binary cache" not in F.screen_text(choices)

@@ -191,7 +191,8 @@ class ChecksScreen(StepScreen):
                 advice.append("The Nix release host is not reachable: Choices offers the team mirror, a "
                               "local tarball or a proxy.")
             if st.unreachable("net-cache"):
-                advice.append("The binary cache is not reachable: packages will build from source (slower).")
+                advice.append("The binary cache is not reachable: Choices offers the team's cache if it names one, "
+                              "else says how long building from source takes.")
         if recommendation:
             mode, reason = recommendation
             advice.append(f"Recommended install mode: {MODE_NAMES.get(mode, mode)}" + (f" ({reason})" if reason else ""))

@@ -24,7 +24,7 @@ HOOKS = (("none", "none: no shell hook"), ("direnv", "direnv: the shell loads as
          ("lorri", "lorri: direnv with lorri's background builds"))
 EDITORS = tuple((e.id, e.label) for e in editor_registry.EDITORS)
 FIELDS = ("mode", "source", "profile", "hook", "editors", "unfree", "project")
-LABELS = {"mode": "Install mode", "source": "Nix release", "profile": "Profile", "hook": "Shell hook",
+LABELS = {"mode": "Install mode", "source": "Nix release", "cache": "Binary cache", "profile": "Profile", "hook": "Shell hook",
           "editors": "Editors", "unfree": "Unfree packages", "project": "Project folder", "demo": "Demo folder"}
 #: the Choices fields each row edits: a row the user changes is theirs, no longer the team config's
 TEAM_FIELDS = {"mode": ("mode",), "source": ("tarball", "sha256", "nix_version"), "profile": ("profile",),
@@ -58,6 +58,24 @@ PROXY_HELP = ("Set the proxy in the environment and start onboard again, e.g.\n\
               "  export HTTPS_PROXY=http://proxy.example:3128\n  onboard\n\n"
               "The checks then test the release host through it, and a daemon-mode install passes it to "
               "nix-daemon (uninstall removes that setting again).")
+
+
+def source_build_time() -> str:
+    """Roughly how long packages take to build from source here (no binary cache)."""
+    import os
+
+    cores = os.cpu_count() or 1
+    low, high = (1, 4) if cores <= 2 else (1, 2) if cores <= 8 else (0, 1)
+    first = "less than an hour" if low == 0 else f"about {low} to {high} hours"
+    return (f"{first} on this machine's {cores} core(s) for a first environment (Nix builds its compilers "
+            "first), minutes for later changes that reuse them")
+
+
+def team_caches(team: object, unreachable_host: str) -> list[str]:
+    """The binary caches the team config names, other than the one that cannot be reached."""
+    cache = getattr(team, "binary_cache", None)
+    subs = list(getattr(cache, "substituters", []) or [])
+    return [u for u in subs if unreachable_host not in u]
 
 
 def check_tarball(value: str) -> str:
@@ -153,6 +171,7 @@ class ChoicesScreen(StepScreen):
             "unfree": ", ".join(c.allow_unfree) or "none (only free packages)",
             "project": c.project_dir or "none",
             "source": self.source_text(),
+            "cache": self.cache_text(),
         }
 
     def source_text(self) -> str:
@@ -169,6 +188,19 @@ class ChoicesScreen(StepScreen):
             where += " (UNREACHABLE from here: Enter for what works)"
         return where
 
+    def cache_text(self) -> str:
+        """Only when the checks could not reach the binary cache: what happens instead."""
+        if not self.app.state.unreachable("net-cache"):
+            return ""
+        teams = team_caches(self.app.state.team, self.cache_host())
+        if teams:
+            return f"cache.nixos.org UNREACHABLE; the team's cache {teams[0]} can be used (Enter: how)"
+        return "UNREACHABLE: packages build from source, which takes long (Enter: how long, what works)"
+
+    def cache_host(self) -> str:
+        c = self.app.state.check("net-cache")
+        return str((c.details or {}).get("host", "") if c else "") or "cache.nixos.org"
+
     def refresh_hub(self) -> None:
         hub = self.query_one("#hub", OptionList)
         keep = hub.highlighted
@@ -180,7 +212,9 @@ class ChoicesScreen(StepScreen):
             t.append(f"{LABELS['demo']:<17}", style="bold")
             t.append(f"{c.demo_dir} (DEMO: the plan only touches this folder)")
             hub.add_option(Option(t, id="demo", disabled=True))
-        for key in FIELDS:
+        for key in FIELDS + ("cache",):
+            if key == "cache" and not values["cache"]:
+                continue  # shown only when the cache cannot be reached: then there is a choice
             t = Text()
             t.append(f"{LABELS[key]:<17}", style="bold")
             t.append(values[key])
@@ -253,6 +287,8 @@ class ChoicesScreen(StepScreen):
                 "comma-separated names", check_unfree), self._set_unfree)
         elif key == "source":
             self.edit_source()
+        elif key == "cache":
+            self.edit_cache()
         elif key == "project":
             self.app.push_screen(d.TextDialog(
                 "Project folder", c.project_dir,
@@ -274,6 +310,35 @@ class ChoicesScreen(StepScreen):
         note = (f"The checks could not reach the release host: {down}." if down
                 else "Where the Nix release tarball comes from.")
         self.app.push_screen(d.PickDialog("Nix release", opts, "", note), self._set_source)
+
+    def edit_cache(self) -> None:
+        from onboard.tui.screens import dialogs as d
+
+        st = self.app.state
+        c = self.app.choices()
+        down = st.unreachable("net-cache")
+        teams = team_caches(st.team, self.cache_host())
+        opts = []
+        if teams:
+            where = ("the plan writes it to nix.conf" if c.mode != "skip" else
+                     "with Nix left as it is, add `extra-substituters = " + teams[0] + "` to nix.conf yourself")
+            opts.append(("team", f"the team's binary cache {teams[0]} ({where})"))
+        opts += [("source", f"build from source: {source_build_time()}"),
+                 ("proxy", "through a proxy (how to set one)"), ("stop", "stop here: quit, nothing changed")]
+        note = (f"The checks could not reach the binary cache: {down}. Without a cache, Nix builds every "
+                "package of the environment from its source code on this machine.")
+        self.app.push_screen(d.PickDialog("Binary cache", opts, "team" if teams else "source", note),
+                             self._set_cache)
+
+    def _set_cache(self, value: Optional[str]) -> None:
+        from onboard.tui.screens import dialogs as d
+
+        if value == "proxy":
+            self.app.push_screen(d.TextScreen("Through a proxy", PROXY_HELP))
+        elif value == "stop":
+            self.app.action_quit_app()
+            return
+        self._changed()
 
     def _set_source(self, value: Optional[str]) -> None:
         from onboard.tui.screens import dialogs as d
