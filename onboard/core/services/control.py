@@ -59,6 +59,28 @@ def _discard(_event: Any) -> None:
 
 # -- the profile's services and their variables ------------------------------------------------
 
+def project_profile(root: str, name: Optional[str] = None) -> tuple[Profile, list[str]]:
+    """The profile whose services a project runs: `name`, else the project's active one;
+    with the project's profile directories."""
+    from pathlib import Path
+
+    from onboard.core import project as projects
+    from onboard.core.profiles import cache
+    from onboard.core.profiles.loader import load_profile
+    from onboard.core.schema import SchemaError
+
+    name = name or cache.active_name(root)
+    if not name:
+        raise ServicesError(f"{root} has no active profile",
+                            "make one active (onboard switch NAME), or give --profile NAME")
+    dirs = projects.profile_dirs(root)
+    try:
+        return load_profile(name, dirs=[Path(d) for d in dirs]), dirs
+    except SchemaError as exc:
+        raise ServicesError(f"cannot load profile {name}:\n" + "\n".join(f"  {p}" for p in exc.problems),
+                            "fix the profile (onboard profiles validate)")
+
+
 def wanted(profile: Profile, names: Optional[list[str]] = None) -> list[ServiceSpec]:
     """The profile's enabled services (`names` and what they come after), in start order."""
     all_specs = specs(profile.services)
@@ -505,6 +527,20 @@ def status(root: str, profile: Optional[Profile] = None) -> list[dict[str, Any]]
     return list(rows.values())
 
 
+def project_status(directory: str) -> tuple[str, str, list[dict[str, Any]]]:
+    """(the project root, its active profile, status rows of that profile's services) for a
+    directory in a project; no rows when there is no active profile or it has no services."""
+    from onboard.core import project as projects
+    from onboard.core.profiles import cache
+
+    root = projects.resolve(None, start=directory) or os.path.realpath(directory)
+    name = cache.active_name(root)
+    if not name:
+        return root, "", []
+    profile, _dirs = project_profile(root, name)
+    return root, name, status(root, profile) if profile.services else []
+
+
 def _ask(root: str, what: str, name: str) -> None:
     state.write_json(state.path(root, "requests.json"), {what: [name]})
     for pid in supervisor_pids(root):
@@ -600,5 +636,5 @@ def data_dirs(root: str) -> list[tuple[str, str, int]]:
     return out
 
 
-__all__ = ["up", "down", "status", "restart", "reset", "running", "ensure_variables", "variables", "wanted",
+__all__ = ["project_profile", "project_status", "up", "down", "status", "restart", "reset", "running", "ensure_variables", "variables", "wanted",
            "Progress", "UpResult", "ServicesError", "tail", "data_dirs", "strays", "dir_size"]
