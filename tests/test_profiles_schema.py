@@ -372,6 +372,16 @@ def test_unfree_needs_allow_unfree(tmp_path):
     assert p.unfree_policy() == "all" and "allows every unfree package" in p.warnings[0]
 
 
+def test_native_python_keys_without_a_lock_are_a_warning_not_silence(tmp_path):
+    f = write(tmp_path, "n.yaml", PIN + "python:\n  version: \"3.12\"\n  libraries: [zlib]\n")
+    p = load_profile(str(f))
+    assert p.warnings == ["python.libraries applies to the packages of a lock, and this profile has none: "
+                          "ignored (add `python.lock: uv.lock`, or remove it)"]
+    g = write(tmp_path, "m.yaml", PIN + "python:\n  version: \"3.12\"\n  libraries: [zlib]\n"
+                                        "  build_inputs: [postgresql]\n")
+    assert "python.libraries, python.build_inputs apply" in load_profile(str(g)).warnings[0]
+
+
 # -- finding profiles ------------------------------------------------------------------------
 
 def test_profile_dirs_order(tmp_path, monkeypatch):
@@ -422,9 +432,16 @@ def test_shipped_examples_cover_the_issue():
     names = {p.stem for p in SHIPPED}
     assert {"base", "python-web", "science", "frontend"} <= names
     web = load_profile(str(ROOT / "profiles" / "python-web.yaml"))
-    assert {"postgresql_16", "redis", "python312"} <= set(web.packages) and web.python.lock
+    assert "python312" in web.packages and web.python.lock
     assert {"fastapi", "uvicorn", "psycopg-binary"} <= {c.name for c in web.python.selection.chosen}
-    assert "DATABASE_URL" in web.env
+    # PostgreSQL and Redis are services: their packages join the environment, their ports and
+    # DATABASE_URL/REDIS_URL are the services' (exported at entry), not fixed in env
+    assert web.services["postgresql"]["package"] == "postgresql_16" and "redis" in web.services
+    assert not {"DATABASE_URL", "PGPORT", "REDIS_URL"} & set(web.env)
+    from onboard.core.profiles.render import render_profile
+
+    flake = render_profile(web)["flake.nix"]
+    assert "postgresql_16" in flake and "redis" in flake
     sci = load_profile(str(ROOT / "profiles" / "science.yaml"))
     assert {"python312Packages.numpy", "python312Packages.scipy"} <= set(sci.packages)
     assert "BLAS" in sci.description and "diamond" in sci.description

@@ -300,6 +300,14 @@ def _merge(chain: list[ProfileDoc]) -> tuple[Profile, list[Problem]]:
         py_line = py_doc.python_node.mark.line if py_doc.python_node is not None else 0
         pkg_at = {pkg: (d.file, d.package_nodes[pkg].mark.line) for d in reversed(chain) for pkg in d.package_nodes}
         problems += resolve(p, python, py_doc.file, py_line, pkg_at)
+    elif p.python is not None:
+        native = [k for k, v in (("libraries", p.python.libraries), ("build_inputs", p.python.build_inputs),
+                                 ("build_systems", p.python.build_systems)) if v]
+        if native:
+            keys = ", ".join(f"python.{k}" for k in native)
+            p.warnings.append(f"{keys} {'apply' if len(native) > 1 else 'applies'} to the packages of a lock, and "
+                              "this profile has none: ignored (add `python.lock: uv.lock`, or remove "
+                              f"{'them' if len(native) > 1 else 'it'})")
     allow_unreadable = any("allowUnfree" in d.present and d.allow_unfree is None for d in chain)
     if p.unfree and not p.allow_unfree and not allow_unreadable:
         doc = next(d for d in chain if d.unfree)
