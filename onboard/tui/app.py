@@ -212,7 +212,9 @@ class OnboardApp(App[TuiResult]):
 
     def _make_plan(self, prep: PlanPrep) -> None:
         """In a worker thread: the whole plan and its preview, or why not; then one message."""
-        import onboard.tui.screens.plan  # noqa: F401  (the screen that shows it: loaded here, off the loop)
+        # the screens that show it and apply it, loaded here, off the loop: Apply then starts at once
+        import onboard.tui.screens.plan  # noqa: F401
+        import onboard.tui.screens.run  # noqa: F401
 
         svc = self.services
         assert prep.choices is not None

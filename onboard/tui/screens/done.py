@@ -121,7 +121,15 @@ class DoneScreen(StepScreen):
         return t
 
     def on_mount(self) -> None:
-        self.query_one("#shell" if self.can_shell else "#quit", Button).focus()
+        self.call_after_refresh(self._focus_first)
+
+    def _focus_first(self) -> None:
+        """The way on: entering the environment when there is one, else quitting."""
+        for selector in (("#shell", "#quit") if self.can_shell else ("#quit",)):
+            found = self.query(selector)
+            if found:
+                found.first().focus()
+                return
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "shell" and not self.can_shell:
