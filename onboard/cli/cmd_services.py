@@ -199,7 +199,7 @@ def _up(args: argparse.Namespace, out: Output, root: str, profile: Any, dirs: li
                          dirs=dirs, build_emit=reporter)
     finally:
         reporter.close()
-    rows = {r["name"]: r for r in control.status(root, profile)}
+    rows = {r["name"]: r for r in control.status(root, profile, alive=True)}  # up just saw them ready
     if out.json:
         out.emit_json(project=root, profile=profile.name, started=res.started, seconds=round(res.seconds, 3),
                       services=[rows[n] for n in res.services if n in rows])

@@ -410,7 +410,8 @@ def _spawn_supervisor(root: str, sdir: str) -> None:
     env[state.NAME_VAR] = "supervisor"
     log = open(state.path(root, "supervisor.log"), "ab")
     try:
-        procs.spawn(rec, [python, "-m", "onboard.core.services.supervisor", sdir], cwd=sdir, env=env,
+        # -S: no site (the supervisor needs only onboard, on PYTHONPATH, and the standard library)
+        procs.spawn(rec, [python, "-S", "-m", "onboard.core.services.supervisor", sdir], cwd=sdir, env=env,
                     stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, close_fds=True)
     except OSError as exc:
         raise ServicesError(f"cannot start onboard's supervisor ({python}): {exc.strerror or exc}")
@@ -422,6 +423,7 @@ def _spawn_supervisor(root: str, sdir: str) -> None:
 def _wait(root: str, names: list[str], emit: Emit, t0: float) -> None:
     seen: dict[str, str] = {}
     deadline = time.monotonic() + UP_TIMEOUT
+    check_at = t0 + 0.5  # whether the supervisor lives: a scan of /proc, so now and then only
     while True:
         st = read_status(root)
         services = st.get("services") or {}
@@ -437,11 +439,14 @@ def _wait(root: str, names: list[str], emit: Emit, t0: float) -> None:
                                     tail(e.get("log") or "", 20))
         if services and all((services.get(n) or {}).get("state") == "ready" for n in names):
             return
-        if not running(root) and time.monotonic() - t0 > 0.5:
+        now = time.monotonic()
+        if now >= check_at and not running(root):
             raise ServicesError("onboard's supervisor of this project's services ended before they were ready",
                                 f"its log: {state.path(root, 'supervisor.log')}",
                                 tail(state.path(root, "supervisor.log"), 20))
-        if time.monotonic() > deadline:
+        if now >= check_at:
+            check_at = now + 0.25
+        if now > deadline:
             raise ServicesError(f"the services were not ready within {int(UP_TIMEOUT)} s",
                                 "see their logs: onboard services logs NAME")
         time.sleep(0.01)
@@ -503,9 +508,10 @@ def tail(path: str, n: int = 10) -> list[str]:
     return data.decode("utf-8", "replace").splitlines()[-n:]
 
 
-def status(root: str, profile: Optional[Profile] = None) -> list[dict[str, Any]]:
-    """Each service: name, kind, state, pid, port, data_dir, uptime, log, last lines of the log."""
-    alive = running(root)
+def status(root: str, profile: Optional[Profile] = None, alive: Optional[bool] = None) -> list[dict[str, Any]]:
+    """Each service: name, kind, state, pid, port, data_dir, uptime, log, last lines of the log.
+    `alive`: whether the supervisor runs, when the caller knows (else /proc is looked at)."""
+    alive = running(root) if alive is None else alive
     st = read_status(root) if alive else {}
     kept = state.ports(root)
     rows: dict[str, dict[str, Any]] = {}
