@@ -508,3 +508,34 @@ def test_gzip_layers_have_a_fixed_header_and_name_their_uncompressed_digest(tmp_
         blob = m["blobs/sha256/" + layer["digest"][7:]]
         assert blob[:3] == b"\x1f\x8b\x08" and blob[3] & 0x08 == 0 and blob[4:8] == b"\0\0\0\0"  # no name, mtime 0
         assert "sha256:" + hashlib.sha256(gzip.decompress(blob)).hexdigest() == diff_id
+
+
+@pytest.mark.slow
+@needs_nix
+def test_the_closure_is_asked_of_nix_once_and_before_the_command_line_is_parsed(exported, tmp_path):
+    spy = tmp_path / "spy"
+    spy.mkdir()
+    real = shutil.which("nix")
+    assert real
+    (spy / "nix").write_text(f'#!/bin/sh\necho "$*" >> {tmp_path / "calls"}\nexec {real} "$@"\n')
+    (spy / "nix").chmod(0o755)
+    env = {**exported["env"], "PATH": f"{spy}:{exported['env']['PATH']}"}
+    # another `nix` is another environment: the first export builds it again, the second does not
+    r = _onboard("export", "container", "box", "--out", str(tmp_path / "w.tar"), cwd=exported["p"], env=env)
+    assert r.returncode == 0, r.stderr
+    (tmp_path / "calls").unlink()
+    r = _onboard("--json", "export", "container", "box", "--out", str(tmp_path / "x.tar"), cwd=exported["p"], env=env)
+    assert r.returncode == 0, r.stderr
+    calls = (tmp_path / "calls").read_text().splitlines()
+    assert len(calls) == 1 and "path-info -r --json" in calls[0], "\n".join(calls)
+    assert (tmp_path / "x.tar").read_bytes() == exported["one"].read_bytes()
+    # started early and not taken (the command stops at a usage error): killed, not left running
+    code = ("import sys\nfrom onboard.core.container import early\nfrom onboard.core.verify import early as v\n"
+            "early.start(['container', 'box'])\n"
+            "print(' '.join(str(procs['query'].pid) for _r, _c, _o, procs in v.STARTED))\nsys.exit(2)\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=str(exported["p"]),
+                       timeout=120)
+    pids = [int(x) for x in r.stdout.split()]
+    assert len(pids) == 1, r.stdout + r.stderr
+    for pid in pids:
+        assert not os.path.exists(f"/proc/{pid}") or Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"

@@ -127,6 +127,10 @@ def main(argv: list[str] | None = None) -> int:
         from onboard.core.verify.early import start
 
         start(args_list[1:])
+    if _command_word(args_list) == "export":  # an image's closure query runs while the rest starts up
+        from onboard.core.container.early import start as start_export
+
+        start_export(args_list[args_list.index("export") + 1:])
     if not args_list and _stdio_is_tty() and not os.environ.get("CI"):
         from onboard.tui.launch import run_tui
 

@@ -14,8 +14,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shlex
-import tempfile
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -25,8 +23,8 @@ from onboard.core.events import Emitter, Notice, discard
 #: what env.sh exports that belongs to the machine that built it, not to the environment
 HOST_VARS = frozenset({"NIX_BUILD_CORES", "HOME", "USER", "LOGNAME", "ONBOARD_PURE"})
 PYTHON_ENV = "python-env"
-_TAG = re.compile(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?::[0-9]+)?(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"
-                  r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?")
+_TAG = (r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?::[0-9]+)?(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"
+        r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?")
 
 
 class ContainerError(Exception):
@@ -176,6 +174,8 @@ def resolve_cmd(words: list[str], path_var: str, closure: set[str], extra: froze
 
 def _parse_cmd(text: str) -> list[str]:
     try:
+        import shlex
+
         words = shlex.split(text)
     except ValueError as exc:
         raise ContainerError(f"--cmd {text!r} is not a command line: {exc}", "quote it as a shell would: "
@@ -186,7 +186,7 @@ def _parse_cmd(text: str) -> list[str]:
 
 
 def check_tag(tag: str) -> str:
-    if not _TAG.fullmatch(tag) or len(tag) > 255:
+    if not re.fullmatch(_TAG, tag) or len(tag) > 255:
         raise ContainerError(f"--tag {tag!r} is not an image name",
                              "use lower-case letters, digits, '.', '_', '-' and '/', then an optional :TAG "
                              "(e.g. --tag web:dev)", code=2)
@@ -269,12 +269,12 @@ def _python_env(directory: str, manifest: object, emit: Emitter) -> str:
     packages.<system>.python-env), built and GC-rooted in the environment's directory exactly as
     `onboard shell --hermetic` builds it (python/storeenv.py: found again without Nix while the
     environment is unchanged); "" when the environment has no lock."""
+    if not _has_python_env(directory):
+        return ""
     from onboard.core.events import ActionFailed, ActionFinished, ActionStarted
     from onboard.core.profiles.nixrun import EnvError
     from onboard.core.python import storeenv
 
-    if not _has_python_env(directory):
-        return ""
     key = str(getattr(manifest, "key", "") or "")
     found = storeenv.current(directory, key)
     if found is not None:
@@ -311,26 +311,35 @@ def nix_system() -> str:
 
 def _closure(loc: object, roots: list[str]) -> tuple[dict[str, str], dict[str, list[str]], dict[str, int]]:
     """(path -> NAR hash, path -> references, path -> NAR size) of the closure of `roots`, asked of Nix
-    once (reusing the query locate started when the roots are its own)."""
+    once: the query locate started (before the command line was parsed, when it could) answers
+    for the environment's own roots, and a second one, run beside it, for the roots added to them
+    (the store-built Python environment)."""
     from onboard.core.verify import nixstore
 
     jobs = getattr(loc, "jobs", None)
+    procs = []
     try:
-        if jobs is not None and jobs.query is not None and jobs.roots == roots:
-            proc, jobs.query = jobs.query, None
+        if jobs is not None and jobs.query is not None and jobs.roots == roots[:len(jobs.roots)]:
+            procs.append(jobs.query)
+            jobs.query = None
+            if roots[len(jobs.roots):]:
+                procs.append(nixstore.start_closure(roots[len(jobs.roots):]))
         else:
-            proc = nixstore.start_closure(roots)
-        out, err = proc.communicate()
+            procs.append(nixstore.start_closure(roots))
+        answers = [(*p.communicate(), p.returncode) for p in procs]
     finally:
         if jobs is not None:
             jobs.kill()
-    if proc.returncode != 0:
-        tail = (err.strip().splitlines() or ["no reason given"])[-1]
-        raise ContainerError(f"Nix could not list the closure: {tail}", "run `onboard shell` to build it again")
-    try:
-        infos = nixstore.path_infos(json.loads(out))
-    except ValueError:
-        raise ContainerError("Nix gave a closure this onboard cannot read", "report the Nix version you use") from None
+    infos: dict[str, dict] = {}
+    for out, err, rc in answers:
+        if rc != 0:
+            tail = (err.strip().splitlines() or ["no reason given"])[-1]
+            raise ContainerError(f"Nix could not list the closure: {tail}", "run `onboard shell` to build it again")
+        try:
+            infos.update(nixstore.path_infos(json.loads(out)))
+        except ValueError:
+            raise ContainerError("Nix gave a closure this onboard cannot read",
+                                 "report the Nix version you use") from None
     hashes = {p: nixstore.sri(str(i.get("narHash", ""))) for p, i in sorted(infos.items())}
     refs = {p: sorted(str(r) for r in (i.get("references") or [])) for p, i in infos.items()}
     return hashes, refs, {p: int(i.get("narSize") or 0) for p, i in infos.items()}
@@ -416,6 +425,20 @@ def _read(path: str) -> str:
         return ""
 
 
+def _new_file(directory: str) -> tuple[int, str]:
+    """A new file of this process next to the archive (renamed over it once complete)."""
+    for i in range(1000):
+        path = os.path.join(directory, f".onboard-image-{os.getpid()}-{i}.tmp")
+        try:
+            return os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600), path
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise ContainerError(f"cannot write in {directory}: {exc.strerror or exc}",
+                                 "name a file in a directory you can write: --out FILE.tar") from None
+    raise ContainerError(f"cannot make a new file in {directory}", "remove its .onboard-image-*.tmp files")
+
+
 def export_container(req: Request, emit: Emitter = discard) -> Exported:
     """Build (if needed) and write the image archive. Raises ContainerError; on any failure
     nothing is left at `req.out` (an existing file there is replaced only when it succeeds)."""
@@ -472,7 +495,7 @@ def export_container(req: Request, emit: Emitter = discard) -> Exported:
     emit(ActionStarted(index=0, total=1, action_id=action_id,
                        description=f"write the image of profile {name}: {len(hashes)} store paths "
                                    f"({nar_bytes} bytes as NARs) in {total} layers to {out}"))
-    fd, tmp = tempfile.mkstemp(prefix=".onboard-image-", suffix=".tmp", dir=os.path.dirname(out))
+    fd, tmp = _new_file(os.path.dirname(out))
     try:
         with os.fdopen(fd, "w+b") as fh:
             def progress(done: int, of: int, nbytes: int) -> None:

@@ -174,6 +174,7 @@ class _Archive:
         self.pool: Optional["ThreadPoolExecutor"] = None
         self.hashing: Optional["hashlib._Hash"] = None  # what the written bytes are hashed into
         self.kernel_copy = hasattr(os, "copy_file_range")
+        self.send_file = hasattr(os, "sendfile")
 
     def _hasher(self) -> "ThreadPoolExecutor":
         if self.pool is None:
@@ -250,8 +251,6 @@ class _Archive:
             os.close(src)
 
     def _copy_unhashed(self, e: tw.Entry) -> int:
-        import mmap
-
         try:
             src = os.open(e.source, os.O_RDONLY | os.O_CLOEXEC)
         except OSError as exc:
@@ -266,16 +265,21 @@ class _Archive:
             if os.fstat(src).st_size != e.size:
                 raise tw.TarError(f"{e.source} changed while it was being read")
             self.flush()
-            with mmap.mmap(src, e.size, prot=mmap.PROT_READ) as mm:
-                self._copy_range(src, mm, e.size)
+            if self._kernel_copy(src, e.size) < e.size:
+                import mmap
+
+                with mmap.mmap(src, e.size, prot=mmap.PROT_READ) as mm:
+                    self._copy_range(src, mm, e.size)
             self.pos += e.size
             os.lseek(self.fd, self.pos, os.SEEK_SET)
             return e.size
         finally:
             os.close(src)
 
-    def _copy_range(self, src: int, mm: "mmap.mmap", size: int) -> None:
-        done = 0
+    def _kernel_copy(self, src: int, size: int, done: int = 0) -> int:
+        """Copy `src` from `done` on to the archive at self.pos + done inside the kernel:
+        copy_file_range (a reflink or an in-kernel copy on the same file system), else sendfile
+        (any two files; no page of it is mapped into this process). The bytes copied in all."""
         try:
             while self.kernel_copy and done < size:
                 n = os.copy_file_range(src, self.fd, size - done, done, self.pos + done)
@@ -283,8 +287,22 @@ class _Archive:
                     break
                 done += n
         except OSError:
-            self.kernel_copy = False  # another file system, an old kernel: written from the mapping
-        if done < size:
+            self.kernel_copy = False  # another file system, an old kernel
+        if done < size and self.send_file:
+            os.lseek(self.fd, self.pos + done, os.SEEK_SET)
+            try:
+                while done < size:
+                    n = os.sendfile(self.fd, src, done, size - done)
+                    if n <= 0:
+                        break
+                    done += n
+            except OSError:
+                self.send_file = False
+        return done
+
+    def _copy_range(self, src: int, mm: "mmap.mmap", size: int) -> None:
+        done = self._kernel_copy(src, size)
+        if done < size:  # written from the mapping
             os.lseek(self.fd, self.pos + done, os.SEEK_SET)
             with memoryview(mm) as whole:
                 view = whole[done:]

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import stat
-import struct
 from dataclasses import dataclass
 from typing import Callable, Iterable, Optional
 
@@ -25,7 +24,7 @@ class TarError(Exception):
     pass
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Entry:
     name: bytes  # relative, "/"-separated; directories end with "/"
     kind: str  # "dir" | "file" | "link"
@@ -64,27 +63,37 @@ def _pax(records: list[tuple[bytes, bytes]]) -> bytes:
     return out
 
 
-_HEADER = struct.Struct("100s8s8s8s12s12s8s1s100s8s32s32s8s8s155s12x")
 _ZERO8 = b"0000000\0"
+#: magic and version, user and group names (empty), device numbers (zero), prefix (empty), padding
+_TAIL = b"ustar\x0000" + b"\0" * 64 + _ZERO8 + _ZERO8 + b"\0" * 167
+#: the checksum of the fields every header shares (the checksum field counts as eight spaces)
+_BASE_SUM = sum(_MTIME) + 8 * 0x20 + sum(_TAIL)
 
 
 def _block(name: bytes, mode: int, uid: int, gid: int, size: int, flag: bytes, link: bytes) -> bytes:
-    h = bytearray(_HEADER.pack(name, b"%07o\0" % mode, b"%07o\0" % uid, b"%07o\0" % gid, b"%011o\0" % size,
-                               _MTIME, b"        ", flag, link, b"ustar\x0000", b"", b"", _ZERO8, _ZERO8, b""))
-    h[148:156] = b"%06o\0 " % sum(h)
-    return bytes(h)
+    """One ustar header block (`name` and `link` at most 100 bytes). Built from its parts, the
+    checksum summed over the few bytes that vary: this runs once per file of the closure."""
+    nums = b"%07o\0%07o\0%07o\0%011o\0" % (mode, uid, gid, size)
+    check = _BASE_SUM + sum(name) + sum(nums) + flag[0] + sum(link)
+    return b"".join((name.ljust(100, b"\0"), nums, _MTIME, b"%06o\0 " % check, flag, link.ljust(100, b"\0"),
+                     _TAIL))
 
 
 def _padding(size: int) -> bytes:
     return b"\0" * (-size % BLOCK)
 
 
+_FLAGS = {"dir": b"5", "file": b"0", "link": b"2"}
+
+
 def header(e: Entry) -> bytes:
     """The header blocks of `e` (a pax header first when a field does not fit)."""
-    flag = {"dir": b"5", "file": b"0", "link": b"2"}[e.kind]
+    flag = _FLAGS[e.kind]
     size = e.size if e.kind == "file" else 0
-    records: list[tuple[bytes, bytes]] = []
     name, link = e.name, e.target
+    if len(name) <= 100 and len(link) <= 100 and size < 8 ** 11:
+        return _block(name, e.mode, e.uid, e.gid, size, flag, link)
+    records: list[tuple[bytes, bytes]] = []
     if len(name) > 100:
         records.append((b"path", name))
         name = name[:100]
@@ -125,23 +134,38 @@ def layer_entries(path: str) -> list[Entry]:
     store never holds (devices, sockets, fifos)."""
     rel = path.strip("/")
     out = parents(rel)
-
-    def visit(abs_path: str, name: bytes) -> None:
-        st = os.lstat(abs_path)
-        mode = _store_mode(st)
-        if stat.S_ISDIR(st.st_mode):
-            out.append(Entry(name + b"/", "dir", mode))
-            for child in sorted(os.listdir(os.fsencode(abs_path))):
-                visit(abs_path + "/" + os.fsdecode(child), name + b"/" + child)
-        elif stat.S_ISLNK(st.st_mode):
-            out.append(Entry(name, "link", mode, target=os.fsencode(os.readlink(abs_path))))
-        elif stat.S_ISREG(st.st_mode):
-            out.append(Entry(name, "file", mode, size=st.st_size, source=abs_path))
-        else:
-            raise TarError(f"{abs_path} is neither a file, a directory nor a symbolic link")
-
-    visit(path, os.fsencode(rel))
+    st = os.lstat(path)
+    name = os.fsencode(rel)
+    if stat.S_ISDIR(st.st_mode):
+        out.append(Entry(name + b"/", "dir", 0o555))
+        _walk(path, name, out)
+    elif stat.S_ISLNK(st.st_mode):
+        out.append(Entry(name, "link", 0o777, target=os.fsencode(os.readlink(path))))
+    elif stat.S_ISREG(st.st_mode):
+        out.append(Entry(name, "file", _store_mode(st), size=st.st_size, source=path))
+    else:
+        raise TarError(f"{path} is neither a file, a directory nor a symbolic link")
     return out
+
+
+def _walk(directory: str, name: bytes, out: list[Entry]) -> None:
+    """The tree under `directory` in byte order of names, depth first: one scandir per
+    directory, whose entry types spare a stat for every directory and link."""
+    fsencode = os.fsencode
+    with os.scandir(directory) as it:
+        children = sorted((fsencode(d.name), d) for d in it)
+    for child, d in children:
+        full = name + b"/" + child
+        if d.is_dir(follow_symlinks=False):
+            out.append(Entry(full + b"/", "dir", 0o555))
+            _walk(d.path, full, out)
+        elif d.is_symlink():
+            out.append(Entry(full, "link", 0o777, target=fsencode(os.readlink(d.path))))
+        else:
+            st = d.stat(follow_symlinks=False)
+            if not stat.S_ISREG(st.st_mode):
+                raise TarError(f"{d.path} is neither a file, a directory nor a symbolic link")
+            out.append(Entry(full, "file", 0o555 if st.st_mode & 0o111 else 0o444, size=st.st_size, source=d.path))
 
 
 def write_entries(entries: Iterable[Entry], write: Callable[[bytes], object],
