@@ -127,3 +127,23 @@ def test_uninstall_stops_services_keeps_data_unless_delete_data(tmp_path):
     assert r.returncode == 0, r.stderr
     assert not pgdata.exists() and not rdata.exists()
     assert not (pgdata.parent.parent.parent).exists()  # the project's state is gone with it
+
+
+def test_down_and_status_need_no_loadable_profile(tmp_path):
+    """What runs can always be seen and stopped: after the profile is broken (or the project
+    has no active profile any more), `status` shows the running services and `down` stops them."""
+    p = switched(project(tmp_path, "services:\n  redis: {port: auto}\n"))
+    try:
+        assert ob(p, "services", "up").returncode == 0
+        port = int(variables(p)["REDIS_PORT"])
+        (p / "profiles" / "svc.yaml").write_text("name: svc\npackages: [\n")  # broken YAML
+        r = ob(p, "services", "status")
+        assert r.returncode == 0 and "redis: ready" in r.stdout, r.stdout + r.stderr
+        assert "cannot be loaded" in r.stderr
+        r = ob(p, "services", "down")
+        assert r.returncode == 0 and "stopped" in r.stdout, r.stdout + r.stderr
+        assert not listening(port) and leftovers(p) == []
+        r = ob(p, "services", "up")  # starting needs the profile: a clear error
+        assert r.returncode == 1 and "cannot load profile svc" in r.stderr
+    finally:
+        ob(p, "services", "down")

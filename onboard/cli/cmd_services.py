@@ -54,14 +54,24 @@ def _load(args: argparse.Namespace, out: Output) -> Optional[tuple[str, Any, lis
         out.error("no project here: services belong to a project (a directory with profiles/)",
                   "run this inside the project, or give it: --project DIR")
         return None
+    # `down` and `status` work on what runs: they need no profile (none active, or one that no
+    # longer loads, still leaves services to stop and to show)
+    lenient = args.action in ("down", "status") and not args.profile
     name = args.profile or cache.active_name(root)
     if not name:
+        if lenient:
+            return root, None, []
         out.error(f"{root} has no active profile", "make one active (onboard switch NAME), or give --profile NAME")
         return None
     dirs = projects.profile_dirs(root)
     try:
         profile = load_profile(name, dirs=[Path(d) for d in dirs])
     except SchemaError as exc:
+        if lenient:
+            if not out.json:
+                out.info(f"onboard: profile {name} cannot be loaded ({exc.problems[0] if exc.problems else 'invalid'}); "
+                         "showing what runs")
+            return root, None, dirs
         out.error(f"cannot load profile {name}:\n" + "\n".join(f"  {p}" for p in exc.problems),
                   "fix the profile (onboard profiles validate)")
         return None
@@ -95,7 +105,7 @@ def run(args: argparse.Namespace, out: Output) -> int:
     if loaded is None:
         return 1
     root, profile, dirs = loaded
-    if not profile.services and args.action not in ("down", "status"):
+    if profile is not None and not profile.services and args.action not in ("down", "status"):
         out.error(f"profile {profile.name} has no services", "add `services:` to it (see docs/services.md)")
         return 1
     try:
@@ -119,10 +129,10 @@ def run(args: argparse.Namespace, out: Output) -> int:
         if args.action == "status":
             rows = control.status(root, profile)
             if out.json:
-                out.emit_json(project=root, profile=profile.name, services=rows)
+                out.emit_json(project=root, profile=profile.name if profile else None, services=rows)
                 return 0
             if not rows:
-                out.line(f"profile {profile.name} has no services")
+                out.line(f"profile {profile.name} has no services" if profile else f"no services run in {root}")
             for r in rows:
                 up_for = f", up {_ago(r['uptime'])}" if r.get("uptime") is not None else ""
                 pid = f", pid {r['pid']}" if r.get("pid") and r["state"] != "stopped" else ""
