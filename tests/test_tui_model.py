@@ -148,3 +148,14 @@ def test_check_views_and_bars():
     assert bar_text(0.5, True, 10) == "[#####-----]"
     assert bar_text(None, True, 10) == "[.working..]"
     assert bar_text(None, False, 4) == "[    ]"
+
+
+def test_uninstall_lists_the_service_data_it_keeps():
+    from onboard.tui.screens.uninstall import uninstall_text
+
+    rows = [{"description": "stop the services of /p", "paths": []}]
+    kept = [{"project": "/p", "service": "postgresql", "path": "/s/pg", "bytes": 3 * 1024 * 1024 + 1}]
+    text = uninstall_text(rows, kept).plain
+    assert "1. stop the services of /p" in text
+    assert "--delete-data" in text and "postgresql of /p: /s/pg (3.0 MiB)" in text
+    assert "Kept" not in uninstall_text(rows, []).plain

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from onboard.tui.state import Row
 
 
-def uninstall_text(rows: list[Row]) -> Text:
+def uninstall_text(rows: list[Row], kept: Optional[list[Row]] = None) -> Text:
     t = Text()
     for i, r in enumerate(rows, 1):
         if i > 1:
@@ -29,7 +29,23 @@ def uninstall_text(rows: list[Row]) -> Text:
         for p in r.get("paths") or []:
             t.append("\n       path: ", style="dim")
             t.append(str(p))
+    if kept:
+        t.append("\n\nKept (the services' data; `onboard uninstall --delete-data` removes it):", style="bold")
+        for r in kept:
+            t.append(f"\n  {r.get('service')} of {r.get('project')}: ")
+            t.append(f"{r.get('path')} ({_size(int(r.get('bytes') or 0))})", style="dim")
     return t
+
+
+def _size(n: int) -> str:
+    if n < 1024:
+        return f"{n} bytes"
+    value = n / 1024
+    for unit in ("KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            break
+        value /= 1024
+    return f"{value:.1f} {unit}"
 
 
 class UninstallScreen(StepScreen):
@@ -83,7 +99,8 @@ class UninstallScreen(StepScreen):
             return
         status.update(Text(f"{len(self.rows)} step(s) to undo, newest first. Nothing has changed yet.",
                            style="bold"))
-        self.query_one("#un-rows", Static).update(uninstall_text(self.rows))
+        kept = message.plan.kept_rows() if message.plan is not None else []
+        self.query_one("#un-rows", Static).update(uninstall_text(self.rows, kept))
         button = self.query_one("#uninstall", Button)
         button.disabled = False
         self.refresh_bindings()
