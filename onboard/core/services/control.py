@@ -590,14 +590,9 @@ def reset(root: str, profile: Profile, name: str, emit: Emit = _discard) -> str:
 
 
 def dir_size(path: str) -> int:
-    total = 0
-    for base, _dirs, files in os.walk(path):
-        for f in files:
-            try:
-                total += os.lstat(os.path.join(base, f)).st_size
-            except OSError:
-                pass
-    return total
+    from onboard.core.engine.fsutil import tree_size
+
+    return tree_size(path)
 
 
 DATA_RECORD = "data.json"  # every data directory an up used: {service: [path, ...]}
