@@ -62,7 +62,7 @@ PYTHON = r"""
         cp -L /usr/bin/python$v "$out/bin/python$v"
         (cd /usr/lib/python$v && tar -cf - --exclude=./test --exclude=./idlelib --exclude=./tkinter \
           --exclude=./turtledemo --exclude=./ensurepip --exclude=./lib2to3 --exclude=./site-packages \
-          --exclude=./dist-packages --exclude=__pycache__ .) | (cd "$out/lib/python$v" && tar -xf -)
+          --exclude=./dist-packages --exclude=__pycache__ .) | (cd "$out/lib/python$v" && tar -xf - --no-same-owner)
         chmod -R u+w "$out"
         for f in /usr/bin/python$v /usr/lib/python$v/lib-dynload/*.so; do
           for l in $(ldd "$f" | grep -o '/[^ ]*'); do [ -e "$out/lib/sys/$(basename "$l")" ] || cp -L "$l" "$out/lib/sys/"; done
