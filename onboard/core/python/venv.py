@@ -283,8 +283,9 @@ def _link_file(src: str, dst: str) -> None:
 
 
 def _scripts(src: str, dst: str, made: list[str]) -> None:
-    """bin/: the packages' scripts, their `#!` line naming `dst`'s Python."""
-    old, new = f"#!{src}/bin/".encode(), f"#!{dst}/bin/".encode()
+    """bin/: the packages' scripts, naming `dst`'s Python: in the `#!` line, or (a path too long
+    for one) in the `exec` line of the `#!/bin/sh` trampoline an installer writes instead."""
+    old, new = f"{src}/bin/".encode(), f"{dst}/bin/".encode()
     src_bin, dst_bin = os.path.join(src, "bin"), os.path.join(dst, "bin")
     for entry in sorted(os.listdir(src_bin)):
         s, d = os.path.join(src_bin, entry), os.path.join(dst_bin, entry)
@@ -295,8 +296,9 @@ def _scripts(src: str, dst: str, made: list[str]) -> None:
         else:
             with open(s, "rb") as fh:
                 data = fh.read()
-            if data.startswith(old):
-                data = new + data[len(old):]
+            if data.startswith(b"#!"):
+                head = data.split(b"\n", 3)  # the interpreter lines only, never the code below
+                data = b"\n".join([line.replace(old, new) for line in head[:3]] + head[3:])
             with open(d, "wb") as fh:
                 fh.write(data)
             shutil.copymode(s, d)
