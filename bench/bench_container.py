@@ -36,18 +36,8 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
+from benchlib import NIX, NIX_CONFIG, PIN, ROOT, installed_python  # noqa: E402
 from tests.support import container_set  # noqa: E402
-
-NIX_CONFIG = "\n".join(["sandbox = false", "substituters =", "flake-registry =",
-                        "experimental-features = nix-command flakes"])
-PIN = """nixpkgs:
-  rev: 50ab793786d9de88ee30ec4e4c24fb4236fc2674
-  narHash: sha256-/bVBlRpECLVzjV19t5KMdMFWSwKLtb5RyXdjz3LJT+g=
-"""
-NIX = ["nix", "--extra-experimental-features", "nix-command"]
 
 
 #: the CPU time (user + system) of each contender's processes, beside its wall-clock time: on a
@@ -81,20 +71,6 @@ def nix_and_tar(root: str, out: str, env: dict[str, str]) -> float:
     subprocess.run(["tar", "-cf", out, *paths], env=env, check=True, stderr=subprocess.DEVNULL)
     CPU.setdefault("nix + tar", []).append(_children_cpu() - c0)
     return time.perf_counter() - t0
-
-
-def installed_python(venv: Path) -> str:
-    """The interpreter of a new venv where onboard is a package in site-packages (a link to
-    this checkout's directory) and its dependencies come from this venv's site-packages (a
-    path in a .pth file: added to sys.path, its own .pth files, the editable finder's among
-    them, not run)."""
-    import sysconfig
-
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
-    site = next(venv.glob("lib/python3*/site-packages"))
-    os.symlink(ROOT / "onboard", site / "onboard")
-    (site / "onboard-deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    return str(venv / "bin" / "python")
 
 
 def main() -> int:

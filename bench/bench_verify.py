@@ -6,6 +6,8 @@ the stand-in package set (tests/standin) with one package added: it depends on N
 derivations (default 300) of a file each (--kib, default 256), so the closure has a few hundred store paths. Contenders:
 
   onboard verify       python -m onboard verify web   (locate, record, Nix's checks, the venv)
+  ..., installed       the same from a venv where onboard is an installed package (this
+                       checkout's editable install adds an import finder to every start)
   onboard start-up     python -m onboard verify --help (the interpreter and the command line)
   nix (both)           nix path-info -r --json ROOT; then nix store verify --no-trust -r ROOT
   nix path-info        alone
@@ -29,15 +31,7 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-STANDIN = ROOT / "tests" / "standin"
-NIX_CONFIG = "\n".join(["sandbox = false", "substituters =", "flake-registry =",
-                        "experimental-features = nix-command flakes"])
-PIN = """nixpkgs:
-  rev: 50ab793786d9de88ee30ec4e4c24fb4236fc2674
-  narHash: sha256-/bVBlRpECLVzjV19t5KMdMFWSwKLtb5RyXdjz3LJT+g=
-"""
-NIX = ["nix", "--extra-experimental-features", "nix-command"]
+from benchlib import NIX, NIX_CONFIG, PIN, ROOT, STANDIN, installed_python  # noqa: E402
 
 
 def package_set(dest: Path, deps: int, kib: int) -> None:
@@ -88,6 +82,7 @@ def main() -> int:
         timed([sys.executable, "-m", "onboard", "shell", "web", "--print-env"], env, str(proj))
         onboard = [sys.executable, "-m", "onboard", "verify", "web"]
         startup = [sys.executable, "-m", "onboard", "verify", "--help"]
+        installed = [installed_python(tmp / "installed"), "-m", "onboard", "verify", "web"]
         timed(onboard, env, str(proj))
         key = str(proj).replace("_", "_u").replace("/", "_s")
         gcroot = os.path.realpath(tmp / "home/.cache/onboard/env" / key / "web" / "gcroot")
@@ -95,10 +90,13 @@ def main() -> int:
         n = len(closure.stdout.split())
         path_info = NIX + ["path-info", "-r", "--json", gcroot]
         verify = NIX + ["store", "verify", "--no-trust", "-r", gcroot]
-        times: dict[str, list[float]] = {k: [] for k in ("onboard verify", "nix (both)", "nix path-info",
-                                                          "nix store verify", "onboard start-up")}
+        env_inst = {k: v for k, v in env.items() if k != "PYTHONPATH"}
+        timed(installed, env_inst, str(proj))
+        times: dict[str, list[float]] = {k: [] for k in ("onboard verify", "onboard verify, installed", "nix (both)",
+                                                          "nix path-info", "nix store verify", "onboard start-up")}
         for _ in range(opts.runs):
             times["onboard verify"].append(timed(onboard, env, str(proj)))
+            times["onboard verify, installed"].append(timed(installed, env_inst, str(proj)))
             times["onboard start-up"].append(timed(startup, env, str(proj)))
             a = timed(path_info, env, str(proj))
             b = timed(verify, env, str(proj))
@@ -110,9 +108,10 @@ def main() -> int:
         print(f"closure: {n} store paths, {mib:.0f} MiB; {opts.runs} interleaved runs; median (min) wall time")
         med = {k: statistics.median(v) for k, v in times.items()}
         for k, v in times.items():
-            print(f"  {k:<18} {med[k] * 1000:8.1f} ms  ({min(v) * 1000:.1f})")
+            print(f"  {k:<26} {med[k] * 1000:8.1f} ms  ({min(v) * 1000:.1f})")
         ratio = med["onboard verify"] / med["nix (both)"]
-        print(f"onboard verify / (nix path-info + nix store verify) = {ratio:.2f}x (goal <= 1.2x)")
+        print(f"onboard verify / (nix path-info + nix store verify) = {ratio:.2f}x (goal <= 1.2x); installed "
+              f"(no editable-install finder at start-up) {med['onboard verify, installed'] / med['nix (both)']:.2f}x")
         return 0
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
