@@ -19,12 +19,14 @@ def home_manifest(home: Path) -> dict:
 
 
 def test_a_closed_stdout_ends_quietly(tmp_path):
+    env = onboard_env()
+    env.pop("PYTHONUNBUFFERED", None)  # block-buffered, as in a clean shell: the output waits for the exit
     for argv in (["doctor"], ["install", "--mode", "skip", "--with", "direnv", "--dry-run"],
-                 ["--help"]):
+                 ["--help"], ["verify", "--help"], []):
         # the reader closes the pipe at once (`| true`), and after one line (`| head -1`)
         for reader in ("true", "head -1"):
             proc = subprocess.run(f'"{sys.executable}" -m onboard {" ".join(argv)} | {reader}',
-                                  shell=True, cwd=tmp_path, env=onboard_env(), capture_output=True,
+                                  shell=True, cwd=tmp_path, env=env, capture_output=True,
                                   text=True, timeout=60)
             assert "internal error" not in proc.stderr and "Traceback" not in proc.stderr, (argv, proc.stderr)
             assert "BrokenPipe" not in proc.stderr

@@ -162,12 +162,20 @@ def main(argv: list[str] | None = None) -> int:
 
 def entry() -> int:
     try:
-        return main()
+        rc = main()
+        sys.stdout.flush()  # what is still buffered goes now, where a closed pipe can be handled
+        return rc
     except KeyboardInterrupt:
         sys.stderr.write("onboard: interrupted\n")
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         return _stdout_closed()
+    except SystemExit:  # argparse printed help or a usage error and exits: the same for its output
+        try:
+            sys.stdout.flush()
+        except BrokenPipeError:
+            _stdout_closed()
+        raise
 
 
 def _stdout_closed() -> int:
