@@ -37,8 +37,13 @@ ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
 
 
+#: a tmux server of the bench's own, kept alive by one idle session for the whole run: a
+#: session started while the last one's server is exiting fails ("server exited unexpectedly")
+TMUX = ["tmux", "-L", f"onboard-bench-{os.getpid()}"]
+
+
 def tmux(*args: str) -> str:
-    return subprocess.run(["tmux", *args], capture_output=True, text=True).stdout
+    return subprocess.run([*TMUX, *args], capture_output=True, text=True).stdout
 
 
 def env_for(home: Path) -> dict[str, str]:
@@ -57,7 +62,7 @@ def time_to_screen(cmd: list[str], word: str, home: Path, timeout: float = 10.0)
             ("HOME", "XDG_STATE_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_DATA_HOME", "PYTHONPATH")]
     shell = "env " + " ".join(f"'{e}'" for e in envs) + " " + " ".join(f"'{c}'" for c in cmd) + "; sleep 5"
     t0 = time.monotonic()
-    subprocess.run(["tmux", "new-session", "-d", "-s", name, "-x", "80", "-y", "24", shell], check=True)
+    subprocess.run([*TMUX, "new-session", "-d", "-s", name, "-x", "80", "-y", "24", shell], check=True)
     try:
         while time.monotonic() - t0 < timeout:
             if word in tmux("capture-pane", "-p", "-t", name):
@@ -65,7 +70,7 @@ def time_to_screen(cmd: list[str], word: str, home: Path, timeout: float = 10.0)
             time.sleep(0.002)
         raise RuntimeError(f"{word!r} did not appear within {timeout} s: {tmux('capture-pane', '-p', '-t', name)}")
     finally:
-        subprocess.run(["tmux", "kill-session", "-t", name], capture_output=True)
+        subprocess.run([*TMUX, "kill-session", "-t", name], capture_output=True)
 
 
 MINIMAL_APP = """
@@ -163,7 +168,7 @@ def bench_stall(events: int, naive: bool, home: Path) -> dict:
     envs = " ".join(f"'{k}={v}'" for k, v in env_for(home).items() if k.startswith(("HOME", "XDG_", "PYTHONPATH")))
     cmd = (f"env {envs} '{PY}' '{__file__}' --child '{result}' --events {events}" + (" --naive" if naive else "")
            + f" || echo failed > '{home}/child-err.txt'")
-    subprocess.run(["tmux", "new-session", "-d", "-s", name, "-x", "80", "-y", "24", cmd], check=True)
+    subprocess.run([*TMUX, "new-session", "-d", "-s", name, "-x", "80", "-y", "24", cmd], check=True)
     try:
         end = time.monotonic() + 300
         while time.monotonic() < end and not result.exists():
@@ -173,7 +178,7 @@ def bench_stall(events: int, naive: bool, home: Path) -> dict:
         time.sleep(0.05)
         return json.loads(result.read_text())
     finally:
-        subprocess.run(["tmux", "kill-session", "-t", name], capture_output=True)
+        subprocess.run([*TMUX, "kill-session", "-t", name], capture_output=True)
 
 
 BASE = ("name: base\nnixpkgs:\n  rev: 50ab793786d9de88ee30ec4e4c24fb4236fc2674\n"
@@ -285,6 +290,7 @@ def main() -> int:
     load = os.getloadavg()[0]
     print(f"machine: {os.cpu_count()} cores, load average {load:.2f} at the start "
           "(figures scale with load: compare the rows side by side)")
+    subprocess.run([*TMUX, "new-session", "-d", "-s", "keep", "sleep 86400"], check=True)
     try:
         print(f"start-up to first drawn screen, 80x24 tmux, {args.runs} runs each (median, min):")
         startup = bench_startup(args.runs, home)
@@ -313,6 +319,7 @@ def main() -> int:
         if not args.skip_apply:
             bench_apply(max(1, min(args.runs, 3)))
     finally:
+        subprocess.run([*TMUX, "kill-server"], capture_output=True)
         shutil.rmtree(home, ignore_errors=True)
     print(f"load average {os.getloadavg()[0]:.2f} at the end")
     return 0
