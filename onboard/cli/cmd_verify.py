@@ -32,7 +32,6 @@ def register(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, out: Output) -> int:
     from onboard.core.verify import record as rec
-    from onboard.core.verify.compare import compare
     from onboard.core.verify.nixstore import NixError
 
     try:
@@ -54,6 +53,8 @@ def run(args: argparse.Namespace, out: Output) -> int:
     for note in result.notes:
         out.info(f"onboard: {note}")
     if other is not None:
+        from onboard.core.verify.compare import compare
+
         return _compared(args, out, result, compare(result.record, other, strict=args.strict))
     return _checked(args, out, result)
 

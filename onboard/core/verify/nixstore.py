@@ -12,9 +12,10 @@ import base64
 import json
 import os
 import re
-import subprocess
-from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
+
+if TYPE_CHECKING:
+    import subprocess
 
 NIX_FLAGS = ["--extra-experimental-features", "nix-command"]
 _NIX32 = "0123456789abcdfghijklmnpqrsvwxyz"
@@ -86,10 +87,10 @@ def name_version(path: str) -> tuple[str, str]:
     return full, ""
 
 
-@dataclass
 class Closure:
-    paths: dict[str, str] = field(default_factory=dict)  # store path -> NAR hash (SRI)
-    derivers: dict[str, str] = field(default_factory=dict)  # root -> its .drv
+    def __init__(self) -> None:
+        self.paths: dict[str, str] = {}  # store path -> NAR hash (SRI)
+        self.derivers: dict[str, str] = {}  # root -> its .drv
 
 
 def _nix(*args: str) -> list[str]:
@@ -97,6 +98,8 @@ def _nix(*args: str) -> list[str]:
 
 
 def start_closure(roots: list[str]) -> subprocess.Popen:
+    import subprocess  # (only when verify/early.py did not start it: a share of the start-up)
+
     return subprocess.Popen(_nix("path-info", "-r", "--json", *roots), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
 
@@ -135,21 +138,22 @@ _MISSING = re.compile(r"path '(/nix/store/[^']+)' (?:disappeared|is not valid|do
 
 
 def _popen(argv: list[str]) -> subprocess.Popen:
+    import subprocess
+
     return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-@dataclass
 class Jobs:
     """Nix's three questions about an environment, asked side by side: the closure with NAR
     hashes, the check of its contents, the NAR hash of an overriding package set."""
 
-    roots: list[str]
-    query: Optional[Any] = None  # a subprocess.Popen, or early.Spawned (the same calls)
-    verify: Optional[Any] = None
-    hashing: Optional[Any] = None
-    per_path: bool = False
-    check: bool = True
-    override: str = ""
+    def __init__(self, roots: list[str], query: Optional[Any] = None, verify: Optional[Any] = None,
+                 hashing: Optional[Any] = None, per_path: bool = False, check: bool = True,
+                 override: str = "") -> None:
+        self.roots = roots
+        self.query = query  # a subprocess.Popen, or early.Spawned (the same calls)
+        self.verify, self.hashing = verify, hashing
+        self.per_path, self.check, self.override = per_path, check, override
 
     @classmethod
     def start(cls, roots: list[str], nixversion: str, override: str = "", check: bool = True,
@@ -189,6 +193,8 @@ class Jobs:
         """store path -> what is wrong with it (empty when the closure is intact)."""
         bad: dict[str, str] = {}
         if self.per_path:
+            import subprocess
+
             for p in paths:
                 r = subprocess.run(["nix-store", "--verify-path", p], capture_output=True, text=True)
                 if r.returncode != 0:
@@ -223,6 +229,8 @@ def take_early(roots: list[str], check: bool, override: str) -> Optional[Jobs]:
 
 
 def nix_version() -> str:
+    import subprocess
+
     try:
         r = subprocess.run(["nix", "--version"], capture_output=True, text=True, timeout=30)
     except (OSError, subprocess.SubprocessError):

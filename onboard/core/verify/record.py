@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from onboard.core import project as projects
@@ -32,18 +31,21 @@ class VerifyError(Exception):
         self.message, self.hint, self.code = message, hint, code
 
 
-@dataclass
 class Located:
-    name: str
-    directory: str
-    manifest: cache.Manifest
-    root: Optional[str]
-    profile: Any = None  # the loaded Profile (None when it cannot be loaded: a fallback)
-    generation: int = 0  # held at this generation
-    fallback: str = ""  # why the last good environment stands in ("" when it is the current one)
-    jobs: Optional[nixstore.Jobs] = None  # Nix's questions, asked as soon as the manifest was read
-    notes: list[str] = field(default_factory=list)
-    facts: Optional[dict] = None  # what it was built from (profiles/facts.py), when known
+    """The environment found. (Plain classes here and in nixstore.py: verify's start-up is a
+    share of its cost, and dataclasses' imports a quarter of that.)"""
+
+    def __init__(self, name: str, directory: str, manifest: cache.Manifest, root: Optional[str],
+                 profile: Any = None, generation: int = 0, fallback: str = "",
+                 jobs: Optional[nixstore.Jobs] = None, notes: Optional[list[str]] = None,
+                 facts: Optional[dict] = None) -> None:
+        self.name, self.directory, self.manifest, self.root = name, directory, manifest, root
+        self.profile = profile  # the loaded Profile (None when it cannot be loaded: a fallback)
+        self.generation = generation  # held at this generation
+        self.fallback = fallback  # why the last good environment stands in ("" when it is the current one)
+        self.jobs = jobs  # Nix's questions, asked as soon as the manifest was read
+        self.notes: list[str] = notes if notes is not None else []
+        self.facts = facts  # what it was built from (profiles/facts.py), when known
 
 
 def _build_hint(name: str) -> str:
@@ -205,12 +207,10 @@ def _facts(loc: Located) -> dict[str, Any]:
     return facts
 
 
-@dataclass
 class Result:
-    record: dict
-    store_problems: dict[str, str]
-    venv_problems: list[str]
-    notes: list[str]
+    def __init__(self, record: dict, store_problems: dict[str, str], venv_problems: list[str],
+                 notes: list[str]) -> None:
+        self.record, self.store_problems, self.venv_problems, self.notes = record, store_problems, venv_problems, notes
 
     @property
     def intact(self) -> bool:
