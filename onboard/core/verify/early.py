@@ -143,10 +143,17 @@ def start(words: list[str]) -> None:
         v = re.search(r"(\d+)\.(\d+)", m.nixversion)
         if v is None or (int(v.group(1)), int(v.group(2))) < (2, 4):
             return  # no `nix store verify`: the check goes path by path, later
-        # (an overriding package set's hash was recorded by the build: facts.json)
-        procs = {"query": Spawned(["nix", *NIX_FLAGS, "path-info", "-r", "--json", *roots]),
-                 "verify": Spawned(["nix", *NIX_FLAGS, "store", "verify", "--no-trust", "-r", *roots])}
     except OSError:
+        return
+    # (an overriding package set's hash was recorded by the build: facts.json)
+    procs: dict[str, Spawned] = {}
+    try:
+        procs["query"] = Spawned(["nix", *NIX_FLAGS, "path-info", "-r", "--json", *roots])
+        procs["verify"] = Spawned(["nix", *NIX_FLAGS, "store", "verify", "--no-trust", "-r", *roots])
+    except OSError:
+        for p in procs.values():  # the one that started: the command asks again itself
+            p.kill()
+            p.communicate()
         return
     if not STARTED:
         import atexit
