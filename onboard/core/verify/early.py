@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import re
+from typing import Optional
 
 from onboard.core import project as projects
 from onboard.core.profiles import cache
@@ -103,16 +104,19 @@ def _kill_all() -> None:
             p.communicate()
 
 
-def start(words: list[str]) -> None:
+def locate(words: list[str], valued: tuple[str, ...]) -> Optional[tuple[list[str], cache.Manifest]]:
+    """(the store paths, the manifest) of the environment a command's words name (a profile
+    name, `--project DIR`; `valued`: the options that take a value), or None: help asked
+    for, no project, no manifest, an environment gone from the store. Reads no YAML."""
     name, project = "", None
     i = 0
     while i < len(words):
         w = words[i]
         if w in ("-h", "--help", "--"):
-            return
-        if w in _VALUED:
+            return None
+        if w in valued:
             if i + 1 >= len(words):
-                return
+                return None
             if w == "--project":
                 project = words[i + 1]
             i += 2
@@ -121,17 +125,17 @@ def start(words: list[str]) -> None:
             project = w.split("=", 1)[1]
         elif not w.startswith("-"):
             if name:
-                return
+                return None
             name = w
         i += 1
     try:
         root = projects.resolve(project)
         if root is None or not os.path.isdir(root):
-            return
+            return None
         held = cache.hold_of(root)
         name = name or cache.active_name(root) or (held[1] if held else "")
         if not name or not cache.valid_name(name):
-            return
+            return None
         if held is not None and held[1] == name:
             directory = cache.generation_dir(root, held[0])
         else:
@@ -139,17 +143,21 @@ def start(words: list[str]) -> None:
         m = cache.read_manifest(directory)
         roots = [p for p in (m.store_paths if m else []) if p]
         if m is None or not roots or not all(os.path.exists(p) for p in roots):
-            return
-        v = re.search(r"(\d+)\.(\d+)", m.nixversion)
-        if v is None or (int(v.group(1)), int(v.group(2))) < (2, 4):
-            return  # no `nix store verify`: the check goes path by path, later
+            return None
     except OSError:
-        return
+        return None
+    return roots, m
+
+
+def spawn(roots: list[str], m: cache.Manifest, check: bool) -> None:
+    """Start Nix's closure query and, with `check`, its check of the contents; kept for
+    nixstore.take_early, and killed when the command ends without taking them."""
     # (an overriding package set's hash was recorded by the build: facts.json)
     procs: dict[str, Spawned] = {}
     try:
         procs["query"] = Spawned(["nix", *NIX_FLAGS, "path-info", "-r", "--json", *roots])
-        procs["verify"] = Spawned(["nix", *NIX_FLAGS, "store", "verify", "--no-trust", "-r", *roots])
+        if check:
+            procs["verify"] = Spawned(["nix", *NIX_FLAGS, "store", "verify", "--no-trust", "-r", *roots])
     except OSError:
         for p in procs.values():  # the one that started: the command asks again itself
             p.kill()
@@ -159,4 +167,16 @@ def start(words: list[str]) -> None:
         import atexit
 
         atexit.register(_kill_all)  # never left running when the command stopped before taking them
-    STARTED.append((roots, True, m.override, procs))
+    STARTED.append((roots, check, m.override, procs))
+
+
+def start(words: list[str]) -> None:
+    """`onboard verify`'s words: the closure query and the check of its contents."""
+    found = locate(words, _VALUED)
+    if found is None:
+        return
+    roots, m = found
+    v = re.search(r"(\d+)\.(\d+)", m.nixversion)
+    if v is None or (int(v.group(1)), int(v.group(2))) < (2, 4):
+        return  # no `nix store verify`: the check goes path by path, later
+    spawn(roots, m, check=True)

@@ -224,7 +224,7 @@ def take_early(roots: list[str], check: bool, override: str) -> Optional[Jobs]:
         r, c, o, procs = item
         if r == roots and c == check and o == override:
             early.STARTED.remove(item)
-            return Jobs(roots, query=procs["query"], verify=procs["verify"], check=check, override=override)
+            return Jobs(roots, query=procs["query"], verify=procs.get("verify"), check=check, override=override)
     return None
 
 
