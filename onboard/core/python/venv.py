@@ -247,14 +247,13 @@ def _seed(src: str, dst: str) -> bool:
             _link_tree(os.path.join(src_site, entry), os.path.join(dst_site, entry), made)
         _scripts(src, dst, made)
     except OSError:
+        from onboard.core.engine.fsutil import remove_tree
+
         for path in reversed(made):
-            if os.path.isdir(path) and not os.path.islink(path):
-                shutil.rmtree(path, ignore_errors=True)
-            else:
-                try:
-                    os.unlink(path)
-                except OSError:
-                    pass
+            try:
+                remove_tree(path)
+            except OSError:
+                pass
         return False
     return True
 

@@ -11,13 +11,14 @@ from __future__ import annotations
 import base64
 import csv
 import glob
-import hashlib
 import io
 import json
 import os
 import zipfile
 from dataclasses import dataclass, field
 from typing import Optional
+
+from onboard.core.profiles.cache import sha256_file
 
 #: files an installer adds to a dist-info beside what the wheel holds
 _INSTALLER_FILES = {"INSTALLER", "REQUESTED", "RECORD", "direct_url.json", "uv_cache.json", "uv_build.json"}
@@ -34,12 +35,6 @@ class VenvReport:
     problems: list[str] = field(default_factory=list)  # plain sentences, one per problem
 
 
-def sha256_hex(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 16), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _record_hash(value: str) -> Optional[str]:
@@ -141,7 +136,7 @@ def check_venv(venv: str, wheelhouse: str, lock: str, editable: bool = False) ->
             if want is not None:
                 rep.problems.append(f"{rel} is missing from the virtualenv")
             continue
-        got = sha256_hex(full)
+        got = sha256_file(full)
         rep.files[rel] = got
         if want is not None and got != want:
             rep.problems.append(f"{rel} was changed (its hash is not the one its wheel's RECORD gives)")
@@ -176,7 +171,7 @@ def _unexpected(rep: VenvReport, site: str, expected: dict[str, Optional[str]], 
             if top in locked_dists and f in _INSTALLER_FILES:
                 continue
             rep.problems.append(f"{rel} is in the virtualenv but no locked wheel installs it")
-            rep.files[rel] = sha256_hex(os.path.join(dirpath, f))
+            rep.files[rel] = sha256_file(os.path.join(dirpath, f))
 
 
 def _dist_files(dist: str) -> set[str]:

@@ -12,3 +12,20 @@
 
 `svc` is the service's entry of run.json (a dict, see control.run_entry).
 """
+
+from __future__ import annotations
+
+from typing import Any
+
+
+# the first-time-step hooks of a kind that has none (Redis, a command of your own)
+def no_init(svc: dict[str, Any]) -> bool:
+    return False
+
+
+def no_init_argv(svc: dict[str, Any]) -> list[str]:
+    return []
+
+
+def no_finish_init(svc: dict[str, Any]) -> None:
+    pass

@@ -11,6 +11,8 @@ import subprocess
 import urllib.request
 from typing import Any
 
+from onboard.core.services.kinds import no_finish_init, no_init, no_init_argv
+
 PROGRAMS = ("bash",)
 STOP = signal.SIGTERM
 GRACE = 10.0
@@ -28,16 +30,7 @@ def variables(spec: Any, port: Any, data_dir: str) -> dict[str, str]:
     return out
 
 
-def needs_init(svc: dict[str, Any]) -> bool:
-    return False
-
-
-def init_argv(svc: dict[str, Any]) -> list[str]:
-    return []
-
-
-def finish_init(svc: dict[str, Any]) -> None:
-    pass
+needs_init, init_argv, finish_init = no_init, no_init_argv, no_finish_init
 
 
 def clear_stale(svc: dict[str, Any]) -> str:

@@ -8,6 +8,8 @@ import signal
 import socket
 from typing import Any
 
+from onboard.core.services.kinds import no_finish_init, no_init, no_init_argv
+
 PROGRAMS = ("redis-server",)
 STOP = signal.SIGTERM  # saves a snapshot, then exits
 GRACE = 10.0
@@ -18,16 +20,7 @@ def variables(spec: Any, port: int, data_dir: str) -> dict[str, str]:
     return {"REDIS_HOST": "127.0.0.1", "REDIS_PORT": str(port), "REDIS_URL": f"redis://127.0.0.1:{port}/0"}
 
 
-def needs_init(svc: dict[str, Any]) -> bool:
-    return False
-
-
-def init_argv(svc: dict[str, Any]) -> list[str]:
-    return []
-
-
-def finish_init(svc: dict[str, Any]) -> None:
-    pass
+needs_init, init_argv, finish_init = no_init, no_init_argv, no_finish_init
 
 
 def clear_stale(svc: dict[str, Any]) -> str:
